@@ -1,0 +1,17 @@
+//! driftfix: remediation-as-code. An AWS Config finding and a Terraform tree go in; one outcome comes
+//! out: a minimal, proven edit (`fix`), or an explanation of what a human must change (`advice`), or
+//! `drift-only`, `no-match`, `unsupported`.
+//!
+//! The crate map, in the direction dependencies flow (the core never imports an adapter):
+//! - [`finding`]: every AWS payload shape → [`finding::Finding`].
+//! - [`terraform`]: the workspace (format-preserving parse), index, state, locate, edits.
+//! - [`catalog`]: one [`catalog::Rule`] per Config rule, one file per AWS service.
+//! - [`policy`]: the organisation's choices (allowed CIDRs, encryption algorithm, log bucket).
+//! - [`remediate`]: the pure core, `Finding + Workspace + state + policy → Outcome`.
+//! - [`scan`]: the same catalog over a whole tree, as a pre-merge gate (text, JSON, SARIF).
+//! - [`render`]: PR title/body/branch from `templates/`, unified diffs.
+
+pub mod catalog;
+pub mod finding;
+pub mod policy;
+pub mod terraform;
