@@ -65,3 +65,58 @@ impl Rule for PointInTimeRecovery {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::testing::{fixed, run};
+    use crate::policy::Policy;
+
+    const TABLE: &str = r#"# Orders table
+resource "aws_dynamodb_table" "orders" {
+  name         = "orders"
+  billing_mode = "PAY_PER_REQUEST" # on-demand
+  hash_key     = "id"
+
+  attribute {
+    name = "id"
+    type = "S"
+  }
+}
+"#;
+
+    #[test]
+    fn adds_the_block_after_existing_content() {
+        let out = fixed(&PointInTimeRecovery, &[("main.tf", TABLE)], "aws_dynamodb_table.orders", "main.tf");
+        assert_eq!(
+            out,
+            TABLE.replace("    type = \"S\"\n  }\n}", "    type = \"S\"\n  }\n\n  point_in_time_recovery {\n    enabled = true\n  }\n}")
+        );
+    }
+
+    #[test]
+    fn flips_a_literal_false() {
+        let src = TABLE.replace("  hash_key     = \"id\"\n", "  hash_key     = \"id\"\n  point_in_time_recovery { enabled = false }\n");
+        let out = fixed(&PointInTimeRecovery, &[("main.tf", &src)], "aws_dynamodb_table.orders", "main.tf");
+        assert_eq!(out, src.replace("enabled = false", "enabled = true"));
+    }
+
+    #[test]
+    fn a_variable_is_advice_naming_it() {
+        let src = TABLE.replace(
+            "  hash_key     = \"id\"\n",
+            "  hash_key     = \"id\"\n  point_in_time_recovery {\n    enabled = var.pitr\n  }\n",
+        ) + "variable \"pitr\" {\n  default = false\n}\n";
+        let r = run(&PointInTimeRecovery, &[("main.tf", &src)], "aws_dynamodb_table.orders", &[], &Policy::default());
+        let advice = r.advice();
+        assert!(advice.reason.contains("input variable"), "{advice:?}");
+        assert!(advice.steps.iter().any(|s| s.contains("main.tf:15")), "{advice:?}");
+    }
+
+    #[test]
+    fn enabled_is_compliant() {
+        let src = TABLE.replace("  hash_key     = \"id\"\n", "  hash_key     = \"id\"\n  point_in_time_recovery {\n    enabled = true\n  }\n");
+        let r = run(&PointInTimeRecovery, &[("main.tf", &src)], "aws_dynamodb_table.orders", &[], &Policy::default());
+        assert_eq!(r.before, Check::Compliant);
+    }
+}

@@ -15,6 +15,8 @@ pub mod s3;
 pub mod sg;
 pub mod sqs;
 pub mod tags;
+#[cfg(test)]
+pub mod testing;
 
 use crate::policy::Policy;
 use crate::terraform::edit::Edit;
