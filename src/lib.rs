@@ -15,3 +15,8 @@ pub mod catalog;
 pub mod finding;
 pub mod policy;
 pub mod terraform;
+pub mod diff;
+pub mod remediate;
+pub mod render;
+pub mod sarif;
+pub mod scan;

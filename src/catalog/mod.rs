@@ -9,6 +9,7 @@
 pub mod cloudtrail;
 pub mod dynamodb;
 pub mod ec2;
+pub mod infer;
 pub mod kms;
 pub mod rds;
 pub mod s3;

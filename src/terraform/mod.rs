@@ -9,4 +9,5 @@ pub mod literal;
 pub mod locate;
 pub mod provider;
 pub mod state;
+pub mod suppress;
 pub mod workspace;

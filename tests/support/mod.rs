@@ -1,0 +1,103 @@
+//! Helpers shared by the integration tests: run the real binary, copy fixtures to temporary
+//! directories, build events.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository's `examples/` directory.
+pub fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+/// Run the `driftfix` binary with arguments.
+pub fn driftfix(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_driftfix"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("driftfix runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Copy a directory tree (files only) into a fresh temporary directory.
+pub fn copy_tree(from: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_into(from, dir.path());
+    dir
+}
+
+fn copy_into(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_into(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Write `(relative path, text)` files into a fresh temporary directory.
+pub fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (rel, text) in files {
+        let p = dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+    dir
+}
+
+/// Every file under `dir`, relative path → bytes.
+pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).expect("read_dir") {
+            let e = e.expect("entry");
+            if e.file_type().expect("type").is_dir() {
+                walk(root, &e.path(), out);
+            } else {
+                let rel = e.path().strip_prefix(root).expect("prefix").to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(e.path()).expect("read"));
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// A bare Config ComplianceChangeNotification (the SNS `Message` body) as JSON text.
+pub fn compliance_event(rule_name: &str, resource_type: &str, resource_id: &str) -> String {
+    serde_json::json!({
+        "awsAccountId": "123456789012",
+        "configRuleName": rule_name,
+        "configRuleARN": "arn:aws:config:us-east-1:123456789012:config-rule/config-rule-test01",
+        "resourceType": resource_type,
+        "resourceId": resource_id,
+        "awsRegion": "us-east-1",
+        "newEvaluationResult": {
+            "evaluationResultIdentifier": {
+                "evaluationResultQualifier": {"configRuleName": rule_name, "resourceType": resource_type, "resourceId": resource_id},
+                "orderingTimestamp": "2026-11-22T10:00:00.000Z"
+            },
+            "complianceType": "NON_COMPLIANT",
+            "resultRecordedTime": "2026-11-22T10:00:05.000Z",
+            "configRuleInvokedTime": "2026-11-22T10:00:04.000Z"
+        },
+        "notificationCreationTime": "2026-11-22T10:00:06.000Z",
+        "messageType": "ComplianceChangeNotification",
+        "recordVersion": "1.0"
+    })
+    .to_string()
+}
