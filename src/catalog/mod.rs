@@ -222,7 +222,10 @@ pub fn all() -> Vec<&'static dyn Rule> {
 /// The rule with this Config identifier (case-insensitive; `-` and `_` are equivalent).
 pub fn by_identifier(identifier: &str) -> Option<&'static dyn Rule> {
     let want = normalise(identifier);
-    all().into_iter().find(|r| normalise(r.meta().identifier) == want || normalise(r.meta().name) == want)
+    all().into_iter().find(|r| {
+        let m = r.meta();
+        std::iter::once(m.identifier).chain(std::iter::once(m.name)).chain(m.aliases.iter().copied()).any(|n| normalise(n) == want)
+    })
 }
 
 /// The rule behind a Security Hub control id (`S3.8`).

@@ -261,7 +261,9 @@ impl Index {
                 }
                 let b = self.block(ws, id);
                 let Some(a) = b.body.get_attribute(attr) else { return false };
-                if let Some((ty, name)) = literal::reference(&a.value) {
+                if let Some((ty, name)) = literal::reference(&a.value)
+                    && ty != "each"
+                {
                     return ty == t.rtype && name == t.name;
                 }
                 if let Some(Expression::Traversal(tr)) = Some(&a.value) {
