@@ -96,7 +96,10 @@ fn scan_vs_checkov() {
     generate(dir.path());
     let d = dir.path().to_str().unwrap();
     let t = Instant::now();
-    let scan = std::process::Command::new(env!("CARGO_BIN_EXE_driftfix")).args(["scan", d, "--output", "json"]).output().unwrap();
+    let scan = std::process::Command::new(env!("CARGO_BIN_EXE_driftfix"))
+        .args(["scan", d, "--output", "json"])
+        .output()
+        .unwrap();
     let ours = t.elapsed();
     let v: serde_json::Value = serde_json::from_slice(&scan.stdout).unwrap();
     let t = Instant::now();

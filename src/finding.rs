@@ -201,13 +201,10 @@ fn parse_value(doc: &Value, sns_id: Option<&str>) -> Result<Finding, EventError>
 fn parse_sns(doc: &Value) -> Result<Finding, EventError> {
     let kind = str_at(doc, &["Type"]).unwrap_or_default();
     if kind != "Notification" {
-        return Err(EventError::Unrecognised(format!(
-            "SNS message of type `{kind}` carries no finding"
-        )));
+        return Err(EventError::Unrecognised(format!("SNS message of type `{kind}` carries no finding")));
     }
     let message = str_at(doc, &["Message"]).ok_or(EventError::Missing("Message"))?;
-    let inner: Value =
-        serde_json::from_str(message).map_err(|e| EventError::SnsMessageNotJson(e.to_string()))?;
+    let inner: Value = serde_json::from_str(message).map_err(|e| EventError::SnsMessageNotJson(e.to_string()))?;
     if inner.get("Type").is_some() && inner.get("TopicArn").is_some() {
         return Err(EventError::Unrecognised("SNS envelope nested in an SNS envelope".into()));
     }
@@ -256,10 +253,7 @@ fn parse_config_notification(n: &Value, eventbridge: bool) -> Result<Finding, Ev
                     security_control: None,
                 },
                 compliance,
-                annotation: n
-                    .pointer("/newEvaluationResult/annotation")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
+                annotation: n.pointer("/newEvaluationResult/annotation").and_then(Value::as_str).map(str::to_owned),
                 ordering_timestamp: n
                     .pointer("/newEvaluationResult/evaluationResultIdentifier/orderingTimestamp")
                     .and_then(Value::as_str)
@@ -284,14 +278,10 @@ fn parse_config_notification(n: &Value, eventbridge: bool) -> Result<Finding, Ev
             Ok(f)
         }
         "OversizedConfigurationItemChangeNotification" => {
-            let summary = n
-                .get("configurationItemSummary")
-                .ok_or(EventError::Missing("configurationItemSummary"))?;
+            let summary = n.get("configurationItemSummary").ok_or(EventError::Missing("configurationItemSummary"))?;
             finding_from_item(summary, eventbridge, true)
         }
-        other => Err(EventError::Unrecognised(format!(
-            "Config message type `{other}` carries no finding"
-        ))),
+        other => Err(EventError::Unrecognised(format!("Config message type `{other}` carries no finding"))),
     }
 }
 
@@ -306,9 +296,7 @@ fn finding_from_item(ci: &Value, eventbridge: bool, oversized: bool) -> Result<F
         shape,
         event_id: None,
         resource: ResourceRef {
-            resource_type: str_at(ci, &["resourceType"])
-                .ok_or(EventError::Missing("resourceType"))?
-                .to_owned(),
+            resource_type: str_at(ci, &["resourceType"]).ok_or(EventError::Missing("resourceType"))?.to_owned(),
             id: str_at(ci, &["resourceId"]).ok_or(EventError::Missing("resourceId"))?.to_owned(),
             name: str_at(ci, &["resourceName"]).map(str::to_owned),
             arn: str_at(ci, &["ARN"]).or_else(|| str_at(ci, &["arn"])).map(str::to_owned),
@@ -335,47 +323,28 @@ fn parse_security_hub(doc: &Value) -> Result<Finding, EventError> {
     } else {
         return Err(EventError::Missing("detail.findings"));
     };
-    let asff = findings
-        .into_iter()
-        .find(|f| is_config_produced(f))
-        .ok_or(EventError::NoConfigFinding)?;
+    let asff = findings.into_iter().find(|f| is_config_produced(f)).ok_or(EventError::NoConfigFinding)?;
     let resource = asff
         .get("Resources")
         .and_then(Value::as_array)
         .and_then(|r| r.first())
         .ok_or(EventError::Missing("Resources"))?;
     let asff_type = str_at(resource, &["Type"]).ok_or(EventError::Missing("Resources[].Type"))?;
-    let resource_type = config_type_from_asff(asff_type)
-        .map(str::to_owned)
-        .unwrap_or_else(|| asff_type.to_owned());
+    let resource_type = config_type_from_asff(asff_type).map(str::to_owned).unwrap_or_else(|| asff_type.to_owned());
     let raw_id = str_at(resource, &["Id"]).ok_or(EventError::Missing("Resources[].Id"))?;
     let (id, name) = config_id_from_arn(&resource_type, raw_id);
     let account = str_at(asff, &["AwsAccountId"]).unwrap_or_default().to_owned();
-    let region = str_at(resource, &["Region"])
-        .or_else(|| str_at(asff, &["Region"]))
-        .unwrap_or_default()
-        .to_owned();
-    let rule_name = asff
-        .pointer("/ProductFields/aws~1config~1ConfigRuleName")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let control = asff
-        .pointer("/Compliance/SecurityControlId")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .or_else(|| {
-            str_at(asff, &["GeneratorId"])
-                .and_then(|g| g.strip_prefix("security-control/"))
-                .map(str::to_owned)
+    let region = str_at(resource, &["Region"]).or_else(|| str_at(asff, &["Region"])).unwrap_or_default().to_owned();
+    let rule_name =
+        asff.pointer("/ProductFields/aws~1config~1ConfigRuleName").and_then(Value::as_str).map(str::to_owned);
+    let control =
+        asff.pointer("/Compliance/SecurityControlId").and_then(Value::as_str).map(str::to_owned).or_else(|| {
+            str_at(asff, &["GeneratorId"]).and_then(|g| g.strip_prefix("security-control/")).map(str::to_owned)
         });
     let tags = resource
         .get("Tags")
         .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-                .collect()
-        })
+        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))).collect())
         .unwrap_or_default();
     Ok(Finding {
         shape: EventShape::SecurityHubFinding,
@@ -390,10 +359,7 @@ fn parse_security_hub(doc: &Value) -> Result<Finding, EventError> {
         },
         rule: RuleRef {
             name: rule_name,
-            arn: asff
-                .pointer("/ProductFields/aws~1config~1ConfigRuleArn")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            arn: asff.pointer("/ProductFields/aws~1config~1ConfigRuleArn").and_then(Value::as_str).map(str::to_owned),
             security_control: control,
         },
         compliance: asff
@@ -457,10 +423,9 @@ pub fn config_id_from_arn(resource_type: &str, arn: &str) -> (Option<String>, Op
         "AWS::EC2::SecurityGroup" => (after("security-group/"), None),
         "AWS::EC2::Instance" => (after("instance/"), None),
         "AWS::EC2::Volume" => (after("volume/"), None),
-        "AWS::SQS::Queue" => (
-            Some(format!("https://sqs.{region}.amazonaws.com/{account}/{res}")),
-            Some(res.to_owned()),
-        ),
+        "AWS::SQS::Queue" => {
+            (Some(format!("https://sqs.{region}.amazonaws.com/{account}/{res}")), Some(res.to_owned()))
+        }
         "AWS::RDS::DBInstance" => (None, after("db:")),
         "AWS::DynamoDB::Table" => {
             let name = after("table/");
@@ -494,10 +459,7 @@ fn name_from_configuration(resource_type: &str, configuration: Option<&Value>) -
 
 fn tags_from(tags: Option<&Value>) -> Vec<(String, String)> {
     match tags {
-        Some(Value::Object(m)) => m
-            .iter()
-            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-            .collect(),
+        Some(Value::Object(m)) => m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))).collect(),
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(|t| {

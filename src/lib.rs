@@ -12,11 +12,11 @@
 //! - [`render`]: PR title/body/branch from `templates/`, unified diffs.
 
 pub mod catalog;
+pub mod diff;
 pub mod finding;
 pub mod policy;
-pub mod terraform;
-pub mod diff;
 pub mod remediate;
 pub mod render;
 pub mod sarif;
 pub mod scan;
+pub mod terraform;

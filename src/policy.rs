@@ -99,12 +99,12 @@ mod tests {
     #[test]
     fn unknown_keys_and_bad_values_are_rejected() {
         assert!(Policy::from_toml("ssh_allowed_cidr = []").is_err());
-        assert!(matches!(
-            Policy::from_toml("ssh_allowed_cidrs = [\"10.0.0.0\"]"),
-            Err(PolicyError::BadCidr { .. })
-        ));
+        assert!(matches!(Policy::from_toml("ssh_allowed_cidrs = [\"10.0.0.0\"]"), Err(PolicyError::BadCidr { .. })));
         assert!(matches!(Policy::from_toml("s3_sse_algorithm = \"des\""), Err(PolicyError::BadAlgorithm(_))));
-        let p = Policy::from_toml("ssh_allowed_cidrs = [\"10.0.0.0/8\"]\n[port_allowed_cidrs]\n3389 = [\"192.168.0.0/16\"]").unwrap();
+        let p = Policy::from_toml(
+            "ssh_allowed_cidrs = [\"10.0.0.0/8\"]\n[port_allowed_cidrs]\n3389 = [\"192.168.0.0/16\"]",
+        )
+        .unwrap();
         assert_eq!(p.allowed_cidrs(22), Some(&["10.0.0.0/8".to_owned()][..]));
         assert_eq!(p.allowed_cidrs(3389), Some(&["192.168.0.0/16".to_owned()][..]));
         assert_eq!(p.allowed_cidrs(21), None);

@@ -146,11 +146,7 @@ pub fn remediate(req: &Request) -> Result<Outcome, RemediateError> {
     let meta = rule.meta();
     let rtype = f.resource.resource_type.as_str();
     if !meta.config_types.contains(&rtype) {
-        let reason = format!(
-            "Rule `{}` evaluates {}, not {rtype}.",
-            meta.name,
-            meta.config_types.join(", ")
-        );
+        let reason = format!("Rule `{}` evaluates {}, not {rtype}.", meta.name, meta.config_types.join(", "));
         return Ok(base(req, OutcomeKind::Unsupported, Some(rule), reason));
     }
     let cx = Context { ws: req.workspace, index: req.index, params: req.params, policy: req.policy };
@@ -176,10 +172,15 @@ fn find_target(req: &Request, rule: &'static dyn Rule, cx: &Context) -> Result<F
         return match blocks.first() {
             Some(&id) => Ok(found_block(req, id, None)),
             None => {
-                let mut o = base(req, OutcomeKind::Advice, Some(rule), format!(
-                    "No {} block exists in this repository; the setting belongs in the account-baseline root module.",
-                    meta.terraform_types.join(" / ")
-                ));
+                let mut o = base(
+                    req,
+                    OutcomeKind::Advice,
+                    Some(rule),
+                    format!(
+                        "No {} block exists in this repository; the setting belongs in the account-baseline root module.",
+                        meta.terraform_types.join(" / ")
+                    ),
+                );
                 o.advice = rule.when_missing(cx);
                 o.risk = Some(meta.risk);
                 Err(Box::new(o))
@@ -198,13 +199,19 @@ fn find_target(req: &Request, rule: &'static dyn Rule, cx: &Context) -> Result<F
         }),
         Locate::InRemoteModule { address, call } => {
             let file = &req.workspace.file(call.file).path;
-            let mut o = base(req, OutcomeKind::Advice, Some(rule), format!(
-                "`{address}` is defined inside the module `{}` (source `{}`{}), whose code is not in this repository.",
-                call.name,
-                call.source,
-                call.version.as_deref().map(|v| format!(", version {v}")).unwrap_or_default()
-            ));
-            o.location = Some(Location { address: format!("module.{}", call.name), file: file.clone(), line: call.line });
+            let mut o = base(
+                req,
+                OutcomeKind::Advice,
+                Some(rule),
+                format!(
+                    "`{address}` is defined inside the module `{}` (source `{}`{}), whose code is not in this repository.",
+                    call.name,
+                    call.source,
+                    call.version.as_deref().map(|v| format!(", version {v}")).unwrap_or_default()
+                ),
+            );
+            o.location =
+                Some(Location { address: format!("module.{}", call.name), file: file.clone(), line: call.line });
             o.risk = Some(meta.risk);
             o.advice = Some(Advice::new(
                 "the bot only edits code it can see; a module's internals are changed through its inputs",
@@ -216,20 +223,30 @@ fn find_target(req: &Request, rule: &'static dyn Rule, cx: &Context) -> Result<F
             Err(Box::new(o))
         }
         Locate::Ambiguous(candidates) => {
-            let mut o = base(req, OutcomeKind::Advice, Some(rule), "Several blocks match this resource and nothing tells them apart.".into());
+            let mut o = base(
+                req,
+                OutcomeKind::Advice,
+                Some(rule),
+                "Several blocks match this resource and nothing tells them apart.".into(),
+            );
             o.risk = Some(meta.risk);
             o.advice = Some(Advice::new(
                 "the bot does not guess between candidate blocks",
-                std::iter::once("Pass the Terraform state (`--state FILE`) so the exact block can be identified. Candidates:".to_owned())
-                    .chain(candidates.into_iter().map(|c| format!("- {c}"))),
+                std::iter::once(
+                    "Pass the Terraform state (`--state FILE`) so the exact block can be identified. Candidates:"
+                        .to_owned(),
+                )
+                .chain(candidates.into_iter().map(|c| format!("- {c}"))),
             ));
             Err(Box::new(o))
         }
         Locate::NotFound { tried } => {
-            let mut o = base(req, OutcomeKind::NoMatch, Some(rule), format!(
-                "No Terraform block defines {} `{}`: {tried}.",
-                f.resource.resource_type, f.resource.id
-            ));
+            let mut o = base(
+                req,
+                OutcomeKind::NoMatch,
+                Some(rule),
+                format!("No Terraform block defines {} `{}`: {tried}.", f.resource.resource_type, f.resource.id),
+            );
             o.advice = Some(no_match_advice(f, &types));
             Err(Box::new(o))
         }
@@ -279,9 +296,9 @@ fn decide(req: &Request, rule: &'static dyn Rule, cx: &Context, found: Found) ->
             o.reason = format!("Suppressed by `driftfix:ignore` at line {}: {}", s.line, s.reason);
             return o;
         }
-        Ignore::MissingReason(line) => o.notes.push(format!(
-            "The `driftfix:ignore` comment at line {line} gives no reason, so it was not honoured."
-        )),
+        Ignore::MissingReason(line) => o
+            .notes
+            .push(format!("The `driftfix:ignore` comment at line {line} gives no reason, so it was not honoured.")),
         Ignore::None => {}
     }
     let problem = match rule.check(cx, &found.target) {
@@ -326,7 +343,12 @@ fn decide(req: &Request, rule: &'static dyn Rule, cx: &Context, found: Found) ->
 }
 
 /// Apply edits to a copy of the workspace, re-parse every changed file and re-run the check.
-fn verify(req: &Request, rule: &'static dyn Rule, found: &Found, edits: &[edit::Edit]) -> Result<Vec<FileChange>, String> {
+fn verify(
+    req: &Request,
+    rule: &'static dyn Rule,
+    found: &Found,
+    edits: &[edit::Edit],
+) -> Result<Vec<FileChange>, String> {
     let new = edit::apply(req.workspace, edits).map_err(|e| e.to_string())?;
     let mut ws = req.workspace.clone();
     for (id, text) in &new {
@@ -350,7 +372,12 @@ fn verify(req: &Request, rule: &'static dyn Rule, found: &Found, edits: &[edit::
         .into_iter()
         .map(|(id, after)| {
             let f = req.workspace.file(id);
-            FileChange { file: f.path.clone(), diff: diff::unified(&f.path, &f.text, &after), before: f.text.clone(), after }
+            FileChange {
+                file: f.path.clone(),
+                diff: diff::unified(&f.path, &f.text, &after),
+                before: f.text.clone(),
+                after,
+            }
         })
         .collect())
 }
@@ -360,10 +387,7 @@ fn instances(index: &Index, id: ResourceId) -> Vec<String> {
     let addrs: Vec<String> = index.addresses_of(id).into_iter().map(|a| a.address.clone()).collect();
     let repeated = !matches!(index.resource(id).repetition, crate::terraform::index::Repetition::Single);
     if addrs.len() > 1 || repeated {
-        addrs
-            .into_iter()
-            .map(|a| if repeated { format!("{a}[*]") } else { a })
-            .collect()
+        addrs.into_iter().map(|a| if repeated { format!("{a}[*]") } else { a }).collect()
     } else {
         Vec::new()
     }

@@ -64,7 +64,9 @@ fn slug(s: &str, max: usize) -> String {
 
 fn risk_text(outcome: &Outcome) -> &'static str {
     match outcome.risk {
-        Some(crate::catalog::Risk::High) => "This can break traffic or replace the resource: review the plan before applying.",
+        Some(crate::catalog::Risk::High) => {
+            "This can break traffic or replace the resource: review the plan before applying."
+        }
         Some(crate::catalog::Risk::Medium) => "This changes behaviour: check who depends on the old setting.",
         _ => "Additive: nothing that works today stops working.",
     }
@@ -121,9 +123,7 @@ pub fn pull_request(finding: &Finding, outcome: &Outcome) -> Result<Option<PullR
     let env = environment()?;
     let ctx = common(finding, outcome, "");
     let render = |name: &'static str| {
-        env.get_template(name)
-            .and_then(|t| t.render(&ctx))
-            .map_err(|source| RenderError { template: name, source })
+        env.get_template(name).and_then(|t| t.render(&ctx)).map_err(|source| RenderError { template: name, source })
     };
     Ok(Some(PullRequest {
         title: render("pr_title")?.trim().to_owned(),
@@ -144,9 +144,7 @@ pub fn advice_text(finding: &Finding, outcome: &Outcome) -> Result<String, Rende
         OutcomeKind::Suppressed => "Suppressed in code",
     };
     let ctx = common(finding, outcome, headline);
-    env.get_template("advice")
-        .and_then(|t| t.render(&ctx))
-        .map_err(|source| RenderError { template: "advice", source })
+    env.get_template("advice").and_then(|t| t.render(&ctx)).map_err(|source| RenderError { template: "advice", source })
 }
 
 #[cfg(test)]

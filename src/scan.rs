@@ -134,7 +134,10 @@ fn fixable_edits(ws: &Workspace, index: &Index, params: &Params, policy: &Policy
         for rule in rules.iter().filter(|rule| rule.scans(&r.rtype, params)) {
             let m = rule.meta();
             if !matches!(rule.check(&cx, &target), Check::Violation(_))
-                || !matches!(suppress::find(ws, index, id, m.identifier, m.name), Ignore::None | Ignore::MissingReason(_))
+                || !matches!(
+                    suppress::find(ws, index, id, m.identifier, m.name),
+                    Ignore::None | Ignore::MissingReason(_)
+                )
             {
                 continue;
             }
@@ -149,7 +152,14 @@ fn fixable_edits(ws: &Workspace, index: &Index, params: &Params, policy: &Policy
 }
 
 /// The edits re-parse and make the rule pass on the block.
-fn proves(ws: &Workspace, edits: &[edit::Edit], rule: &dyn Rule, target: &Target, params: &Params, policy: &Policy) -> bool {
+fn proves(
+    ws: &Workspace,
+    edits: &[edit::Edit],
+    rule: &dyn Rule,
+    target: &Target,
+    params: &Params,
+    policy: &Policy,
+) -> bool {
     let Ok(new) = edit::apply(ws, edits) else { return false };
     let mut trial = ws.clone();
     if new.into_iter().any(|(id, text)| trial.replace(id, text).is_err()) {

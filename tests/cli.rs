@@ -16,20 +16,33 @@ fn json(o: &std::process::Output) -> Value {
 #[test]
 fn remediate_json_has_exactly_the_documented_shape() {
     let o = driftfix(&[
-        "remediate", "--event", &ex("events/eb_rds_public.json"), "--repo", &ex("terraform"),
-        "--state", &ex("state/terraform.tfstate"), "--output", "json",
+        "remediate",
+        "--event",
+        &ex("events/eb_rds_public.json"),
+        "--repo",
+        &ex("terraform"),
+        "--state",
+        &ex("state/terraform.tfstate"),
+        "--output",
+        "json",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v = json(&o);
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["changes", "location", "outcome", "pr", "reason", "resource", "risk", "rule"]);
     assert_eq!(v["outcome"], "fix");
-    assert_eq!(v["rule"], serde_json::json!({"identifier": "RDS_INSTANCE_PUBLIC_ACCESS_CHECK", "name": "rds-instance-public-access-check"}));
+    assert_eq!(
+        v["rule"],
+        serde_json::json!({"identifier": "RDS_INSTANCE_PUBLIC_ACCESS_CHECK", "name": "rds-instance-public-access-check"})
+    );
     assert_eq!(
         v["resource"],
         serde_json::json!({"type": "AWS::RDS::DBInstance", "id": "db-KOCU7UR74VM3AC4R3H2UXX7PE4", "account": "123456789012", "region": "us-east-1"})
     );
-    assert_eq!(v["location"], serde_json::json!({"address": "aws_db_instance.reporting", "file": "main.tf", "line": 55}));
+    assert_eq!(
+        v["location"],
+        serde_json::json!({"address": "aws_db_instance.reporting", "file": "main.tf", "line": 55})
+    );
     assert_eq!(v["risk"], "medium");
     let changes = v["changes"].as_array().unwrap();
     assert_eq!(changes.len(), 1);
@@ -37,8 +50,15 @@ fn remediate_json_has_exactly_the_documented_shape() {
     let diff = changes[0]["diff"].as_str().unwrap();
     assert!(diff.starts_with("--- a/main.tf\n+++ b/main.tf\n"), "{diff}");
     assert!(diff.contains("-  publicly_accessible = true # TODO: temporary, for the BI vendor\n"), "{diff}");
-    assert!(diff.contains("+  publicly_accessible = false # TODO: temporary, for the BI vendor\n"), "comment kept: {diff}");
-    assert_eq!(diff.lines().filter(|l| l.starts_with('+') || l.starts_with('-')).count(), 4, "one line changed: {diff}");
+    assert!(
+        diff.contains("+  publicly_accessible = false # TODO: temporary, for the BI vendor\n"),
+        "comment kept: {diff}"
+    );
+    assert_eq!(
+        diff.lines().filter(|l| l.starts_with('+') || l.starts_with('-')).count(),
+        4,
+        "one line changed: {diff}"
+    );
     let pr = &v["pr"];
     let branch = pr["branch"].as_str().unwrap();
     assert!(branch.starts_with("driftfix/rds-instance-public-access-check/db-kocu7ur74vm3ac4r3h2uxx7pe4-"), "{branch}");
@@ -56,7 +76,13 @@ fn remediate_json_has_exactly_the_documented_shape() {
 fn the_same_finding_always_gets_the_same_branch_and_key() {
     let run = || {
         json(&driftfix(&[
-            "remediate", "--event", &ex("events/securityhub_sqs.json"), "--repo", &ex("terraform"), "--output", "json",
+            "remediate",
+            "--event",
+            &ex("events/securityhub_sqs.json"),
+            "--repo",
+            &ex("terraform"),
+            "--output",
+            "json",
         ]))
     };
     let (a, b) = (run(), run());
@@ -68,18 +94,34 @@ fn the_same_finding_always_gets_the_same_branch_and_key() {
 fn write_applies_the_fix_and_touches_nothing_else() {
     let repo = copy_tree(&examples().join("terraform"));
     let before = snapshot(repo.path());
-    let args = ["remediate", "--event", &ex("events/securityhub_sqs.json"), "--repo", repo.path().to_str().unwrap(), "--write"];
+    let args = [
+        "remediate",
+        "--event",
+        &ex("events/securityhub_sqs.json"),
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--write",
+    ];
     let o = driftfix(&args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let after = snapshot(repo.path());
     let changed: Vec<&String> = after.keys().filter(|k| before[*k] != after[*k]).collect();
     assert_eq!(changed, ["main.tf"]);
-    let (old, new) = (String::from_utf8(before["main.tf"].clone()).unwrap(), String::from_utf8(after["main.tf"].clone()).unwrap());
+    let (old, new) =
+        (String::from_utf8(before["main.tf"].clone()).unwrap(), String::from_utf8(after["main.tf"].clone()).unwrap());
     let added: Vec<&str> = new.lines().filter(|l| !old.lines().any(|o| o == *l)).collect();
     assert_eq!(added, ["  sqs_managed_sse_enabled    = true"], "aligned with its neighbours");
     assert_eq!(new.replace("  sqs_managed_sse_enabled    = true\n", ""), old, "every other byte identical");
     // Running again: the code now satisfies the rule, so the cloud merely drifted.
-    let again = json(&driftfix(&["remediate", "--event", &ex("events/securityhub_sqs.json"), "--repo", repo.path().to_str().unwrap(), "--output", "json"]));
+    let again = json(&driftfix(&[
+        "remediate",
+        "--event",
+        &ex("events/securityhub_sqs.json"),
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--output",
+        "json",
+    ]));
     assert_eq!(again["outcome"], "drift-only");
     assert_eq!(again["pr"], Value::Null);
     assert_eq!(again["changes"], serde_json::json!([]));
@@ -98,7 +140,15 @@ fn text_output_shows_outcome_diff_and_pr() {
 
 #[test]
 fn unsupported_rule_is_exit_zero_with_a_reason() {
-    let o = driftfix(&["remediate", "--event", &ex("events/sns_compliance.json"), "--repo", &ex("terraform"), "--output", "json"]);
+    let o = driftfix(&[
+        "remediate",
+        "--event",
+        &ex("events/sns_compliance.json"),
+        "--repo",
+        &ex("terraform"),
+        "--output",
+        "json",
+    ]);
     assert_eq!(o.status.code(), Some(0));
     let v = json(&o);
     assert_eq!(v["outcome"], "unsupported");
@@ -111,7 +161,15 @@ fn unsupported_rule_is_exit_zero_with_a_reason() {
 fn no_match_suggests_an_import_block() {
     let event = support::compliance_event("dynamodb-pitr-enabled", "AWS::DynamoDB::Table", "made-in-console");
     let dir = tree(&[("event.json", &event)]);
-    let o = driftfix(&["remediate", "--event", dir.path().join("event.json").to_str().unwrap(), "--repo", &ex("terraform"), "--output", "json"]);
+    let o = driftfix(&[
+        "remediate",
+        "--event",
+        dir.path().join("event.json").to_str().unwrap(),
+        "--repo",
+        &ex("terraform"),
+        "--output",
+        "json",
+    ]);
     let v = json(&o);
     assert_eq!(v["outcome"], "no-match");
     let reason = v["reason"].as_str().unwrap();
@@ -121,20 +179,92 @@ fn no_match_suggests_an_import_block() {
 
 #[test]
 fn bad_input_exits_2_with_one_line_naming_the_problem() {
-    let dir = tree(&[("garbage.json", "{not json"), ("unknown.json", r#"{"hello": "world"}"#), ("bad.toml", "ssh_allowed = 1"), ("state.json", r#"{"version": 3}"#)]);
+    let dir = tree(&[
+        ("garbage.json", "{not json"),
+        ("unknown.json", r#"{"hello": "world"}"#),
+        ("bad.toml", "ssh_allowed = 1"),
+        ("state.json", r#"{"version": 3}"#),
+    ]);
     let p = |f: &str| dir.path().join(f).to_string_lossy().into_owned();
     let good_event = ex("events/securityhub_sqs.json");
     let repo = ex("terraform");
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec!["remediate".into(), "--event".into(), p("missing.json"), "--repo".into(), repo.clone()], "cannot read event"),
-        (vec!["remediate".into(), "--event".into(), p("garbage.json"), "--repo".into(), repo.clone()], "not valid JSON"),
-        (vec!["remediate".into(), "--event".into(), p("unknown.json"), "--repo".into(), repo.clone()], "unrecognised event"),
-        (vec!["remediate".into(), "--event".into(), good_event.clone(), "--repo".into(), p("nope")], "is not a directory"),
-        (vec!["remediate".into(), "--event".into(), good_event.clone(), "--repo".into(), repo.clone(), "--param".into(), "novalue".into()], "is not KEY=VALUE"),
-        (vec!["remediate".into(), "--event".into(), good_event.clone(), "--repo".into(), repo.clone(), "--rule".into(), "NOT_A_RULE".into()], "not in the catalog"),
-        (vec!["remediate".into(), "--event".into(), good_event.clone(), "--repo".into(), repo.clone(), "--policy".into(), p("bad.toml")], "unknown field"),
-        (vec!["remediate".into(), "--event".into(), good_event.clone(), "--repo".into(), repo.clone(), "--state".into(), p("state.json")], "version 3 is not supported"),
-        (vec!["remediate".into(), "--event".into(), good_event.clone(), "--repo".into(), repo.clone(), "--output".into(), "yaml".into()], "invalid value"),
+        (
+            vec!["remediate".into(), "--event".into(), p("missing.json"), "--repo".into(), repo.clone()],
+            "cannot read event",
+        ),
+        (
+            vec!["remediate".into(), "--event".into(), p("garbage.json"), "--repo".into(), repo.clone()],
+            "not valid JSON",
+        ),
+        (
+            vec!["remediate".into(), "--event".into(), p("unknown.json"), "--repo".into(), repo.clone()],
+            "unrecognised event",
+        ),
+        (
+            vec!["remediate".into(), "--event".into(), good_event.clone(), "--repo".into(), p("nope")],
+            "is not a directory",
+        ),
+        (
+            vec![
+                "remediate".into(),
+                "--event".into(),
+                good_event.clone(),
+                "--repo".into(),
+                repo.clone(),
+                "--param".into(),
+                "novalue".into(),
+            ],
+            "is not KEY=VALUE",
+        ),
+        (
+            vec![
+                "remediate".into(),
+                "--event".into(),
+                good_event.clone(),
+                "--repo".into(),
+                repo.clone(),
+                "--rule".into(),
+                "NOT_A_RULE".into(),
+            ],
+            "not in the catalog",
+        ),
+        (
+            vec![
+                "remediate".into(),
+                "--event".into(),
+                good_event.clone(),
+                "--repo".into(),
+                repo.clone(),
+                "--policy".into(),
+                p("bad.toml"),
+            ],
+            "unknown field",
+        ),
+        (
+            vec![
+                "remediate".into(),
+                "--event".into(),
+                good_event.clone(),
+                "--repo".into(),
+                repo.clone(),
+                "--state".into(),
+                p("state.json"),
+            ],
+            "version 3 is not supported",
+        ),
+        (
+            vec![
+                "remediate".into(),
+                "--event".into(),
+                good_event.clone(),
+                "--repo".into(),
+                repo.clone(),
+                "--output".into(),
+                "yaml".into(),
+            ],
+            "invalid value",
+        ),
         (vec!["scan".into(), p("nope")], "is not a directory"),
         (vec!["serve".into()], "not built yet"),
     ];
@@ -155,7 +285,9 @@ fn scan_gates_on_violations_and_speaks_sarif() {
     let v = json(&o);
     assert!(v["violations"].as_u64().unwrap() >= 3, "{v}");
     let findings = v["findings"].as_array().unwrap();
-    assert!(findings.iter().any(|f| f["rule"] == "SQS_QUEUE_ENCRYPTED" && f["file"] == "main.tf" && f["fixable"] == true));
+    assert!(
+        findings.iter().any(|f| f["rule"] == "SQS_QUEUE_ENCRYPTED" && f["file"] == "main.tf" && f["fixable"] == true)
+    );
     assert!(findings.iter().any(|f| f["rule"] == "RDS_STORAGE_ENCRYPTED" && f["fixable"] == false));
 
     let s = driftfix(&["scan", &ex("terraform"), "--output", "sarif"]);
@@ -163,7 +295,8 @@ fn scan_gates_on_violations_and_speaks_sarif() {
     assert_eq!(sarif["version"], "2.1.0");
     let run = &sarif["runs"][0];
     assert_eq!(run["tool"]["driver"]["name"], "driftfix");
-    let result = run["results"].as_array().unwrap().iter().find(|r| r["ruleId"] == "SQS_QUEUE_ENCRYPTED").expect("SQS result");
+    let result =
+        run["results"].as_array().unwrap().iter().find(|r| r["ruleId"] == "SQS_QUEUE_ENCRYPTED").expect("SQS result");
     assert_eq!(result["level"], "error");
     assert_eq!(result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "main.tf");
     assert!(run["tool"]["driver"]["rules"].as_array().unwrap().iter().any(|r| r["id"] == "SQS_QUEUE_ENCRYPTED"));

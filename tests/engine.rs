@@ -23,7 +23,15 @@ fn finding(rule: &str, rtype: &str, id: &str) -> Finding {
 fn run(f: &Finding, ws: &Workspace, state: &[StateInstance]) -> Outcome {
     let index = Index::build(ws);
     let (policy, params) = (Policy::default(), Params::default());
-    let req = Request { finding: f, workspace: ws, index: &index, state, policy: &policy, params: &params, rule_override: None };
+    let req = Request {
+        finding: f,
+        workspace: ws,
+        index: &index,
+        state,
+        policy: &policy,
+        params: &params,
+        rule_override: None,
+    };
     remediate(&req).unwrap()
 }
 
@@ -66,16 +74,26 @@ fn state_for(module: &str, name: &str) -> Vec<StateInstance> {
 #[test]
 fn a_fix_in_a_shared_local_module_names_every_instance() {
     let w = ws(&[("shop/main.tf", ROOT), ("shop/modules/table/main.tf", TABLE_MODULE)]);
-    let o = run(&finding("dynamodb-pitr-enabled", "AWS::DynamoDB::Table", "carts"), &w, &state_for("module.carts", "carts"));
+    let o = run(
+        &finding("dynamodb-pitr-enabled", "AWS::DynamoDB::Table", "carts"),
+        &w,
+        &state_for("module.carts", "carts"),
+    );
     assert_eq!(o.kind, OutcomeKind::Fix, "{o:#?}");
     let loc = o.location.as_ref().unwrap();
-    assert_eq!((loc.address.as_str(), loc.file.as_str(), loc.line), ("module.carts.aws_dynamodb_table.this", "shop/modules/table/main.tf", 6));
+    assert_eq!(
+        (loc.address.as_str(), loc.file.as_str(), loc.line),
+        ("module.carts.aws_dynamodb_table.this", "shop/modules/table/main.tf", 6)
+    );
     assert_eq!(o.instances, ["module.orders.aws_dynamodb_table.this", "module.carts.aws_dynamodb_table.this"]);
     assert_eq!(o.changes.len(), 1);
     assert_eq!(o.changes[0].file, "shop/modules/table/main.tf");
     assert_eq!(
         o.changes[0].after,
-        TABLE_MODULE.replace("    type = \"S\"\n  }\n}\n", "    type = \"S\"\n  }\n\n  point_in_time_recovery {\n    enabled = true\n  }\n}\n")
+        TABLE_MODULE.replace(
+            "    type = \"S\"\n  }\n}\n",
+            "    type = \"S\"\n  }\n\n  point_in_time_recovery {\n    enabled = true\n  }\n}\n"
+        )
     );
 }
 
@@ -93,7 +111,11 @@ fn state_addresses_with_instance_keys_reach_the_block() {
     let o = run(&finding("dynamodb-pitr-enabled", "AWS::DynamoDB::Table", "tenant-b"), &w, &state);
     assert_eq!(o.kind, OutcomeKind::Fix);
     assert_eq!(o.location.unwrap().address, "aws_dynamodb_table.per_tenant[\"b\"]");
-    assert_eq!(o.instances, ["aws_dynamodb_table.per_tenant[*]"], "a literal in a for_each block changes every instance");
+    assert_eq!(
+        o.instances,
+        ["aws_dynamodb_table.per_tenant[*]"],
+        "a literal in a for_each block changes every instance"
+    );
 }
 
 #[test]
@@ -104,7 +126,11 @@ fn a_registry_module_is_advice_about_its_inputs() {
         "instances": [{"index_key": 0, "attributes": {"id": "orders"}}]}]}"#).unwrap();
     let o = run(&finding("dynamodb-pitr-enabled", "AWS::DynamoDB::Table", "orders"), &w, &state);
     assert_eq!(o.kind, OutcomeKind::Advice);
-    assert!(o.reason.contains("terraform-aws-modules/dynamodb-table/aws") && o.reason.contains("4.0.1"), "{}", o.reason);
+    assert!(
+        o.reason.contains("terraform-aws-modules/dynamodb-table/aws") && o.reason.contains("4.0.1"),
+        "{}",
+        o.reason
+    );
     assert_eq!(o.location.unwrap().line, 1);
     assert!(o.advice.unwrap().steps[0].contains("main.tf:1"));
     assert!(o.changes.is_empty());
@@ -128,12 +154,16 @@ resource "aws_sqs_queue" "other" {
 }
 "#;
     let w = ws(&[("queues.tf", src)]);
-    let f = finding("sqs-queue-encrypted", "AWS::SQS::Queue", "https://sqs.us-east-1.amazonaws.com/123456789012/orders");
+    let f =
+        finding("sqs-queue-encrypted", "AWS::SQS::Queue", "https://sqs.us-east-1.amazonaws.com/123456789012/orders");
     let o = run(&f, &w, &[]);
     assert_eq!(o.kind, OutcomeKind::Fix, "{o:#?}");
     assert_eq!(o.location.as_ref().unwrap().address, "aws_sqs_queue.orders");
     let after = &o.changes[0].after;
-    assert!(after.contains("EOT\n  sqs_managed_sse_enabled = true\n}"), "inserted after the heredoc attribute:\n{after}");
+    assert!(
+        after.contains("EOT\n  sqs_managed_sse_enabled = true\n}"),
+        "inserted after the heredoc attribute:\n{after}"
+    );
     assert_eq!(after.replace("  sqs_managed_sse_enabled = true\n", ""), src);
 }
 
@@ -141,10 +171,14 @@ resource "aws_sqs_queue" "other" {
 fn two_matching_blocks_are_advice_not_a_guess() {
     let q = "resource \"aws_sqs_queue\" \"a\" {\n  name = \"jobs\"\n}\n";
     let w = ws(&[("prod/main.tf", q), ("staging/main.tf", q)]);
-    let o = run(&finding("sqs-queue-encrypted", "AWS::SQS::Queue", "https://sqs.us-east-1.amazonaws.com/1/jobs"), &w, &[]);
+    let o =
+        run(&finding("sqs-queue-encrypted", "AWS::SQS::Queue", "https://sqs.us-east-1.amazonaws.com/1/jobs"), &w, &[]);
     assert_eq!(o.kind, OutcomeKind::Advice);
     let steps = o.advice.unwrap().steps.join("\n");
-    assert!(steps.contains("prod/main.tf:1") && steps.contains("staging/main.tf:1") && steps.contains("--state"), "{steps}");
+    assert!(
+        steps.contains("prod/main.tf:1") && steps.contains("staging/main.tf:1") && steps.contains("--state"),
+        "{steps}"
+    );
 }
 
 #[test]
@@ -156,7 +190,8 @@ fn broken_files_are_warnings_and_the_rest_still_works() {
     assert_eq!(w.errors().len(), 1);
     assert_eq!(w.errors()[0].file, "broken.tf");
     assert!(w.errors()[0].line >= 3, "{:?}", w.errors());
-    let o = run(&finding("sqs-queue-encrypted", "AWS::SQS::Queue", "https://sqs.us-east-1.amazonaws.com/1/jobs"), &w, &[]);
+    let o =
+        run(&finding("sqs-queue-encrypted", "AWS::SQS::Queue", "https://sqs.us-east-1.amazonaws.com/1/jobs"), &w, &[]);
     assert_eq!(o.kind, OutcomeKind::Fix);
     assert_eq!(o.warnings.len(), 1);
 }
@@ -203,14 +238,25 @@ fn rule_names_with_pack_and_security_hub_decorations_resolve() {
 
 #[test]
 fn rule_override_and_params_reach_the_rule() {
-    let w = ws(&[("main.tf", "resource \"aws_db_instance\" \"db\" {\n  identifier              = \"db\"\n  backup_retention_period = 3\n}\n")]);
+    let w = ws(&[(
+        "main.tf",
+        "resource \"aws_db_instance\" \"db\" {\n  identifier              = \"db\"\n  backup_retention_period = 3\n}\n",
+    )]);
     let f = finding("some-custom-backup-rule", "AWS::RDS::DBInstance", "db-ABC");
     let mut f = f;
     f.resource.name = Some("db".into());
     let index = Index::build(&w);
     let policy = Policy::default();
     let params = Params::new([("backupRetentionMinimum".to_owned(), "14".to_owned())]);
-    let req = Request { finding: &f, workspace: &w, index: &index, state: &[], policy: &policy, params: &params, rule_override: Some("DB_INSTANCE_BACKUP_ENABLED") };
+    let req = Request {
+        finding: &f,
+        workspace: &w,
+        index: &index,
+        state: &[],
+        policy: &policy,
+        params: &params,
+        rule_override: Some("DB_INSTANCE_BACKUP_ENABLED"),
+    };
     let o = remediate(&req).unwrap();
     assert_eq!(o.kind, OutcomeKind::Fix, "{o:#?}");
     assert!(o.changes[0].after.contains("backup_retention_period = 14"), "{}", o.changes[0].after);

@@ -72,10 +72,14 @@ fn sns_envelope_around_an_eventbridge_event() {
 #[test]
 fn sns_envelopes_around_item_changes() {
     for name in ["eb_ci_change.json", "eb_oversized.json"] {
-        let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(examples().join("events").join(name)).unwrap()).unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(examples().join("events").join(name)).unwrap()).unwrap();
         let env = serde_json::json!({"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:1:t", "Message": doc["detail"].to_string()});
         let f = parse_event(env.to_string().as_bytes()).unwrap();
-        assert!(matches!(f.shape, EventShape::ConfigConfigurationItemChange | EventShape::ConfigOversizedItemChange), "{name}");
+        assert!(
+            matches!(f.shape, EventShape::ConfigConfigurationItemChange | EventShape::ConfigOversizedItemChange),
+            "{name}"
+        );
         assert_eq!(f.event_id.as_deref(), Some("m"));
     }
 }
@@ -122,17 +126,27 @@ fn security_hub_config_integration_with_rule_name() {
 
 #[test]
 fn bad_input_is_a_clear_error() {
-    let cases: &[(&[u8], fn(&EventError) -> bool)] = &[
+    type Expect = fn(&EventError) -> bool;
+    let cases: &[(&[u8], Expect)] = &[
         (b"not json", |e| matches!(e, EventError::NotJson(_))),
         (b"[1,2]", |e| matches!(e, EventError::NotObject)),
         (b"{}", |e| matches!(e, EventError::Unrecognised(_))),
         (br#"{"source":"aws.ec2","detail-type":"x","detail":{}}"#, |e| matches!(e, EventError::Unrecognised(_))),
         (br#"{"source":"aws.config","detail-type":"x"}"#, |e| matches!(e, EventError::Missing("detail"))),
-        (br#"{"source":"aws.config","detail":{"messageType":"ConfigurationSnapshotDeliveryCompleted"}}"#, |e| matches!(e, EventError::Unrecognised(_))),
+        (br#"{"source":"aws.config","detail":{"messageType":"ConfigurationSnapshotDeliveryCompleted"}}"#, |e| {
+            matches!(e, EventError::Unrecognised(_))
+        }),
         (br#"{"messageType":"ComplianceChangeNotification"}"#, |e| matches!(e, EventError::Missing("resourceType"))),
-        (br#"{"Type":"Notification","TopicArn":"t","Message":"{oops"}"#, |e| matches!(e, EventError::SnsMessageNotJson(_))),
-        (br#"{"Type":"SubscriptionConfirmation","TopicArn":"t","Message":"hi"}"#, |e| matches!(e, EventError::Unrecognised(_))),
-        (br#"{"source":"aws.securityhub","detail":{"findings":[{"ProductArn":"arn:x:product/aws/guardduty"}]}}"#, |e| matches!(e, EventError::NoConfigFinding)),
+        (br#"{"Type":"Notification","TopicArn":"t","Message":"{oops"}"#, |e| {
+            matches!(e, EventError::SnsMessageNotJson(_))
+        }),
+        (br#"{"Type":"SubscriptionConfirmation","TopicArn":"t","Message":"hi"}"#, |e| {
+            matches!(e, EventError::Unrecognised(_))
+        }),
+        (
+            br#"{"source":"aws.securityhub","detail":{"findings":[{"ProductArn":"arn:x:product/aws/guardduty"}]}}"#,
+            |e| matches!(e, EventError::NoConfigFinding),
+        ),
     ];
     for (input, expected) in cases {
         let err = parse_event(input).expect_err(&String::from_utf8_lossy(input));

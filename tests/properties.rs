@@ -10,17 +10,39 @@ use proptest::prelude::*;
 /// Arbitrary JSON documents, including the keys the detector looks for.
 fn json_value() -> impl Strategy<Value = serde_json::Value> {
     let keys = prop::sample::select(vec![
-        "source", "detail-type", "detail", "messageType", "Type", "TopicArn", "Message", "findings",
-        "resourceType", "resourceId", "configurationItem", "configurationItemSummary", "Resources", "Id", "x",
+        "source",
+        "detail-type",
+        "detail",
+        "messageType",
+        "Type",
+        "TopicArn",
+        "Message",
+        "findings",
+        "resourceType",
+        "resourceId",
+        "configurationItem",
+        "configurationItemSummary",
+        "Resources",
+        "Id",
+        "x",
     ]);
     let leaf = prop_oneof![
         Just(serde_json::Value::Null),
         any::<bool>().prop_map(serde_json::Value::from),
         any::<i64>().prop_map(serde_json::Value::from),
         prop::sample::select(vec![
-            "aws.config", "aws.securityhub", "Notification", "ComplianceChangeNotification",
-            "ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification",
-            "AWS::S3::Bucket", "AwsS3Bucket", "arn:aws:s3:::b", "{", "", "{\"messageType\":1}",
+            "aws.config",
+            "aws.securityhub",
+            "Notification",
+            "ComplianceChangeNotification",
+            "ConfigurationItemChangeNotification",
+            "OversizedConfigurationItemChangeNotification",
+            "AWS::S3::Bucket",
+            "AwsS3Bucket",
+            "arn:aws:s3:::b",
+            "{",
+            "",
+            "{\"messageType\":1}",
         ])
         .prop_map(serde_json::Value::from),
         "[ -~]{0,12}".prop_map(serde_json::Value::from),
@@ -47,14 +69,22 @@ fn hcl_file() -> impl Strategy<Value = String> {
         Just("<<EOT\nline one\n  line two\nEOT".to_owned()),
     ];
     let attr = ("[a-z][a-z_]{0,10}", value, prop::sample::select(vec!["", " # note", " // note"]), 1usize..4)
-        .prop_map(|(k, v, c, pad)| format!("  {k}{} = {v}{c}\n", " ".repeat(pad - 1)));
+        .prop_map(|(k, v, c, pad)| format!("  {k}KEY{} = {v}{c}\n", " ".repeat(pad - 1)));
     let nested = prop::collection::vec(attr.clone(), 0..3).prop_map(|attrs| {
         let inner: String = attrs.iter().map(|a| format!("  {a}")).collect();
         format!("  nested {{\n{inner}  }}\n")
     });
-    let item = prop_oneof![3 => attr, 1 => nested, 1 => Just("\n".to_owned()), 1 => Just("  # comment line\n".to_owned())];
+    let item =
+        prop_oneof![3 => attr, 1 => nested, 1 => Just("\n".to_owned()), 1 => Just("  # comment line\n".to_owned())];
     let block = ("[a-z]{1,6}", "[a-z]{1,6}", prop::collection::vec(item, 0..8)).prop_map(|(t, n, items)| {
-        format!("resource \"aws_{t}\" \"{n}\" {{\n{}}}\n", items.concat())
+        // Attribute keys must be unique within a body: number every `KEY` placeholder.
+        let mut body = items.concat();
+        let mut i = 0;
+        while let Some(p) = body.find("KEY") {
+            body.replace_range(p..p + 3, &format!("_{i}"));
+            i += 1;
+        }
+        format!("resource \"aws_{t}\" \"{n}\" {{\n{body}}}\n")
     });
     prop::collection::vec((block, prop::sample::select(vec!["", "\n", "# top comment\n"])), 1..5)
         .prop_map(|bs| bs.into_iter().map(|(b, sep)| format!("{sep}{b}")).collect::<Vec<_>>().join("\n"))
@@ -92,10 +122,10 @@ proptest! {
             let block = index.block(&ws, id);
             prop_assume!(block.body.get_attribute(&key).is_none());
             let e = edit::insert_attribute(&ws, index.resource(id).file, block, &key, "true").unwrap();
-            let out = edit::apply(&ws, &[e.clone()]).unwrap().remove(&index.resource(id).file).unwrap();
+            let out = edit::apply(&ws, std::slice::from_ref(&e)).unwrap().remove(&index.resource(id).file).unwrap();
             prop_assert!(hcl_edit::parser::parse_body(&out).is_ok(), "edit broke the file:\n{}", out);
             let inserted = e.text.clone();
-            prop_assert!(inserted.trim_end().ends_with(&format!("= true")), "{:?}", inserted);
+            prop_assert!(inserted.trim_end().ends_with("= true"), "{:?}", inserted);
             // Removing the inserted text gives back the original, byte for byte.
             let mut undone = out.clone();
             undone.replace_range(e.range.start..e.range.start + inserted.len(), "");

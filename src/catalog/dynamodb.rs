@@ -39,13 +39,18 @@ impl Rule for PointInTimeRecovery {
         if pitr.dynamic {
             return Check::Undecidable(super::Advice::new(
                 "`point_in_time_recovery` is a dynamic block: its content depends on values the bot cannot evaluate",
-                [format!("Make `{}` render `point_in_time_recovery {{ enabled = true }}`.", super::where_is(cx, t.resource))],
+                [format!(
+                    "Make `{}` render `point_in_time_recovery {{ enabled = true }}`.",
+                    super::where_is(cx, t.resource)
+                )],
             ));
         }
         match literal::attr_bool(&pitr.block.body, "enabled") {
             Some(Ok(true)) => Check::Compliant,
             Some(Ok(false)) | None => Check::Violation("`point_in_time_recovery.enabled` is not `true`".into()),
-            Some(Err(nl)) => Check::Undecidable(not_literal_advice(cx, t, "point_in_time_recovery.enabled", &nl, "`true`")),
+            Some(Err(nl)) => {
+                Check::Undecidable(not_literal_advice(cx, t, "point_in_time_recovery.enabled", &nl, "`true`"))
+            }
         }
     }
 
@@ -60,7 +65,9 @@ impl Rule for PointInTimeRecovery {
             None => edit::insert_nested_block(cx.ws, file, block, "point_in_time_recovery {\n  enabled = true\n}\n"),
         };
         match result {
-            Ok(e) => Fix::Edits { edits: vec![e], notes: vec!["Set `point_in_time_recovery { enabled = true }`.".into()] },
+            Ok(e) => {
+                Fix::Edits { edits: vec![e], notes: vec!["Set `point_in_time_recovery { enabled = true }`.".into()] }
+            }
             Err(e) => Fix::Advice(super::Advice::new(e.to_string(), [])),
         }
     }
@@ -90,13 +97,19 @@ resource "aws_dynamodb_table" "orders" {
         let out = fixed(&PointInTimeRecovery, &[("main.tf", TABLE)], "aws_dynamodb_table.orders", "main.tf");
         assert_eq!(
             out,
-            TABLE.replace("    type = \"S\"\n  }\n}", "    type = \"S\"\n  }\n\n  point_in_time_recovery {\n    enabled = true\n  }\n}")
+            TABLE.replace(
+                "    type = \"S\"\n  }\n}",
+                "    type = \"S\"\n  }\n\n  point_in_time_recovery {\n    enabled = true\n  }\n}"
+            )
         );
     }
 
     #[test]
     fn flips_a_literal_false() {
-        let src = TABLE.replace("  hash_key     = \"id\"\n", "  hash_key     = \"id\"\n  point_in_time_recovery { enabled = false }\n");
+        let src = TABLE.replace(
+            "  hash_key     = \"id\"\n",
+            "  hash_key     = \"id\"\n  point_in_time_recovery { enabled = false }\n",
+        );
         let out = fixed(&PointInTimeRecovery, &[("main.tf", &src)], "aws_dynamodb_table.orders", "main.tf");
         assert_eq!(out, src.replace("enabled = false", "enabled = true"));
     }
@@ -115,7 +128,10 @@ resource "aws_dynamodb_table" "orders" {
 
     #[test]
     fn enabled_is_compliant() {
-        let src = TABLE.replace("  hash_key     = \"id\"\n", "  hash_key     = \"id\"\n  point_in_time_recovery {\n    enabled = true\n  }\n");
+        let src = TABLE.replace(
+            "  hash_key     = \"id\"\n",
+            "  hash_key     = \"id\"\n  point_in_time_recovery {\n    enabled = true\n  }\n",
+        );
         let r = run(&PointInTimeRecovery, &[("main.tf", &src)], "aws_dynamodb_table.orders", &[], &Policy::default());
         assert_eq!(r.before, Check::Compliant);
     }

@@ -9,7 +9,11 @@ use super::{Params, Rule, by_identifier};
 use serde_json::Value;
 
 /// The catalog rule the configuration violates, when it can be read off the item.
-pub fn rule_from_configuration(resource_type: &str, configuration: &Value, params: &Params) -> Option<&'static dyn Rule> {
+pub fn rule_from_configuration(
+    resource_type: &str,
+    configuration: &Value,
+    params: &Params,
+) -> Option<&'static dyn Rule> {
     match resource_type {
         "AWS::EC2::SecurityGroup" => {
             let open = world_open_ports(configuration);
@@ -28,10 +32,8 @@ pub fn rule_from_configuration(resource_type: &str, configuration: &Value, param
 
 /// `blockedPort1..5`, or the managed rule's defaults.
 pub fn blocked_ports(params: &Params) -> Vec<u16> {
-    let given: Vec<u16> = (1..=5)
-        .filter_map(|i| params.get(&format!("blockedPort{i}")))
-        .filter_map(|v| v.trim().parse().ok())
-        .collect();
+    let given: Vec<u16> =
+        (1..=5).filter_map(|i| params.get(&format!("blockedPort{i}"))).filter_map(|v| v.trim().parse().ok()).collect();
     if given.is_empty() { vec![20, 21, 3389, 3306, 4333] } else { given }
 }
 
@@ -82,10 +84,7 @@ fn is_world_open(permission: &Value) -> bool {
             })
             .unwrap_or_default()
     };
-    ["ipRanges", "ipv4Ranges", "ipv6Ranges"]
-        .iter()
-        .flat_map(|k| strings(k))
-        .any(|c| c == "0.0.0.0/0" || c == "::/0")
+    ["ipRanges", "ipv4Ranges", "ipv6Ranges"].iter().flat_map(|k| strings(k)).any(|c| c == "0.0.0.0/0" || c == "::/0")
 }
 
 fn value_text(v: &Value) -> String {

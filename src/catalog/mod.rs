@@ -7,6 +7,7 @@
 //! ([`Rule::fix`]), and how risky is that change ([`RuleMeta::risk`]).
 
 pub mod cloudtrail;
+pub mod common;
 pub mod dynamodb;
 pub mod ec2;
 pub mod infer;
@@ -133,7 +134,10 @@ pub enum Check {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fix {
     /// Splices to apply, with one line per change for the PR body.
-    Edits { edits: Vec<Edit>, notes: Vec<String> },
+    Edits {
+        edits: Vec<Edit>,
+        notes: Vec<String>,
+    },
     Advice(Advice),
 }
 
@@ -224,15 +228,16 @@ pub fn by_identifier(identifier: &str) -> Option<&'static dyn Rule> {
     let want = normalise(identifier);
     all().into_iter().find(|r| {
         let m = r.meta();
-        std::iter::once(m.identifier).chain(std::iter::once(m.name)).chain(m.aliases.iter().copied()).any(|n| normalise(n) == want)
+        std::iter::once(m.identifier)
+            .chain(std::iter::once(m.name))
+            .chain(m.aliases.iter().copied())
+            .any(|n| normalise(n) == want)
     })
 }
 
 /// The rule behind a Security Hub control id (`S3.8`).
 pub fn by_security_control(control: &str) -> Option<&'static dyn Rule> {
-    all()
-        .into_iter()
-        .find(|r| r.meta().security_controls.iter().any(|c| c.eq_ignore_ascii_case(control)))
+    all().into_iter().find(|r| r.meta().security_controls.iter().any(|c| c.eq_ignore_ascii_case(control)))
 }
 
 /// Resolve a rule from a name as it appears in events: `restricted-ssh`,
@@ -295,13 +300,17 @@ pub fn sibling(cx: &Context, parent: ResourceId, new_type: &str, attr: &str) -> 
     let p = cx.index.resource(parent);
     let (header, reference) = match &p.repetition {
         Repetition::Single => (String::new(), format!("{}.{}", p.local_address(), attr)),
-        Repetition::Count(expr) => (format!("count = {expr}\n\n"), format!("{}[count.index].{attr}", p.local_address())),
+        Repetition::Count(expr) => {
+            (format!("count = {expr}\n\n"), format!("{}[count.index].{attr}", p.local_address()))
+        }
         Repetition::ForEach(_) => (format!("for_each = {}\n\n", p.local_address()), format!("each.value.{attr}")),
     };
-    let taken = |n: &str| cx.index.of_type(new_type).any(|id| {
-        let r = cx.index.resource(id);
-        r.dir == p.dir && r.name == n
-    });
+    let taken = |n: &str| {
+        cx.index.of_type(new_type).any(|id| {
+            let r = cx.index.resource(id);
+            r.dir == p.dir && r.name == n
+        })
+    };
     let mut name = p.name.clone();
     let mut i = 2;
     while taken(&name) {

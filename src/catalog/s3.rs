@@ -7,10 +7,7 @@
 //! only when there is none write the form the root's provider version calls for. New resources go
 //! right after the bucket and repeat like it (`count` / `for_each`), so each bucket instance gets one.
 
-use super::{
-    Advice, Check, Context, Fix, RemedyKind, Risk, Rule, RuleMeta, Target, not_literal_advice,
-    where_is,
-};
+use super::{Advice, Check, Context, Fix, RemedyKind, Risk, Rule, RuleMeta, Target, not_literal_advice, where_is};
 use crate::terraform::edit::{self, Edit, EditError};
 use crate::terraform::index::ResourceId;
 use crate::terraform::literal::{self, NotLiteral};
@@ -21,14 +18,8 @@ use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Body};
 use std::ops::Range;
 
-pub static RULES: &[&dyn Rule] = &[
-    &ServerSideEncryption,
-    &Versioning,
-    &PublicAccessBlock,
-    &PublicRead,
-    &PublicWrite,
-    &Logging,
-];
+pub static RULES: &[&dyn Rule] =
+    &[&ServerSideEncryption, &Versioning, &PublicAccessBlock, &PublicRead, &PublicWrite, &Logging];
 
 const CONFIG_TYPES: &[&str] = &["AWS::S3::Bucket"];
 const BUCKET_TYPES: &[&str] = &["aws_s3_bucket"];
@@ -76,10 +67,7 @@ fn companions(cx: &Context, t: &Target, rtype: &str) -> Vec<ResourceId> {
 
 /// A companion resource as a target, so advice about its values points into its own file.
 fn owner_of(t: &Target, id: ResourceId) -> Target {
-    Target {
-        resource: id,
-        root: t.root.clone(),
-    }
+    Target { resource: id, root: t.root.clone() }
 }
 
 /// The first `ident` block of `body`; a `dynamic` one is advice, since its content is not literal.
@@ -99,9 +87,7 @@ fn nested<'b>(
 
 fn dynamic_advice(cx: &Context, owner: ResourceId, b: &Block, ident: &str, wanted: &str) -> Advice {
     Advice::new(
-        format!(
-            "`{ident}` is a dynamic block: its content depends on values the bot cannot evaluate"
-        ),
+        format!("`{ident}` is a dynamic block: its content depends on values the bot cannot evaluate"),
         [format!(
             "Make the `dynamic \"{ident}\"` block of `{}` at {} render {wanted}.",
             address(cx, owner),
@@ -116,10 +102,7 @@ fn address(cx: &Context, id: ResourceId) -> String {
 
 /// `file:line` of a block inside the resource `owner`.
 fn block_at(cx: &Context, owner: ResourceId, b: &Block) -> String {
-    b.span().map_or_else(
-        || where_is(cx, owner),
-        |s| cx.at(cx.file_of(owner), s.start),
-    )
+    b.span().map_or_else(|| where_is(cx, owner), |s| cx.at(cx.file_of(owner), s.start))
 }
 
 /// The bucket's literal name, when it has one.
@@ -186,49 +169,25 @@ fn expect_true(cx: &Context, owner: &Target, body: &Body, key: &str, what: &str)
 }
 
 /// Judge an attribute that must be the literal string `want`.
-fn expect_str(
-    cx: &Context,
-    owner: &Target,
-    body: &Body,
-    key: &str,
-    what: &str,
-    want: &str,
-) -> Check {
+fn expect_str(cx: &Context, owner: &Target, body: &Body, key: &str, what: &str, want: &str) -> Check {
     match literal::attr_str(body, key) {
         Some(Ok(v)) if v == want => Check::Compliant,
         Some(Ok(v)) => Check::Violation(format!("`{what}` is `{v}`, not `{want}`")),
         None => Check::Violation(format!("`{what}` is not set")),
-        Some(Err(nl)) => Check::Undecidable(not_literal_advice(
-            cx,
-            owner,
-            what,
-            &nl,
-            &format!("`{}`", edit::quote(want)),
-        )),
+        Some(Err(nl)) => {
+            Check::Undecidable(not_literal_advice(cx, owner, what, &nl, &format!("`{}`", edit::quote(want))))
+        }
     }
 }
 
 /// Set `key = value` in `block` of `owner`: replace a literal, add a missing attribute, and refuse to
 /// touch anything that is not a literal.
-fn set(
-    cx: &Context,
-    owner: &Target,
-    block: &Block,
-    key: &str,
-    value: &str,
-    what: &str,
-) -> Result<Edit, Advice> {
+fn set(cx: &Context, owner: &Target, block: &Block, key: &str, value: &str, what: &str) -> Result<Edit, Advice> {
     let file = cx.file_of(owner.resource);
     match block.body.get_attribute(key) {
         Some(a) => match literal::eval(&a.value) {
             Ok(_) => edit::replace_span(file, a.value.span(), value).map_err(edit_failed),
-            Err(nl) => Err(not_literal_advice(
-                cx,
-                owner,
-                what,
-                &nl,
-                &format!("`{value}`"),
-            )),
+            Err(nl) => Err(not_literal_advice(cx, owner, what, &nl, &format!("`{value}`"))),
         },
         None => edit::insert_attribute(cx.ws, file, block, key, value).map_err(edit_failed),
     }
@@ -236,12 +195,7 @@ fn set(
 
 /// Add several attributes to a block. A one-line block can only grow by being rewritten whole, so
 /// then every attribute goes into that single rewrite.
-fn insert_attributes(
-    cx: &Context,
-    file: FileId,
-    block: &Block,
-    attrs: &[(&str, String)],
-) -> Result<Vec<Edit>, Advice> {
+fn insert_attributes(cx: &Context, file: FileId, block: &Block, attrs: &[(&str, String)]) -> Result<Vec<Edit>, Advice> {
     let mut edits = Vec::new();
     for (i, (key, value)) in attrs.iter().enumerate() {
         let mut e = edit::insert_attribute(cx.ws, file, block, key, value).map_err(edit_failed)?;
@@ -264,37 +218,20 @@ fn append_lines(e: &mut Edit, attrs: &[(&str, String)]) {
         return;
     };
     let prev = e.text[..last_nl].rfind('\n').map_or(0, |p| p + 1);
-    let indent: String = e.text[prev..]
-        .chars()
-        .take_while(|c| *c == ' ' || *c == '\t')
-        .collect();
-    let lines: String = attrs
-        .iter()
-        .map(|(k, v)| format!("{indent}{k} = {v}\n"))
-        .collect();
+    let indent: String = e.text[prev..].chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+    let lines: String = attrs.iter().map(|(k, v)| format!("{indent}{k} = {v}\n")).collect();
     e.text.insert_str(last_nl + 1, &lines);
 }
 
 /// Indent a two-space snippet by one level (blank lines stay blank).
 fn indent(s: &str) -> String {
-    s.lines()
-        .map(|l| {
-            if l.is_empty() {
-                "\n".to_owned()
-            } else {
-                format!("  {l}\n")
-            }
-        })
-        .collect()
+    s.lines().map(|l| if l.is_empty() { "\n".to_owned() } else { format!("  {l}\n") }).collect()
 }
 
 /// `key = value` lines with the `=` aligned, as `terraform fmt` writes them.
 fn aligned(attrs: &[(&str, String)]) -> String {
     let width = attrs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    attrs
-        .iter()
-        .map(|(k, v)| format!("{k:<width$} = {v}\n"))
-        .collect()
+    attrs.iter().map(|(k, v)| format!("{k:<width$} = {v}\n")).collect()
 }
 
 /// Insert a new `rtype` resource right after the bucket, repeated like it, holding
@@ -316,20 +253,13 @@ fn add_sibling(
         body.push_str(&indent(blocks));
     }
     let snippet = format!("resource \"{rtype}\" \"{}\" {{\n{body}}}\n", s.name);
-    let e = edit::insert_after(
-        cx.ws,
-        cx.file_of(t.resource),
-        cx.block(t.resource),
-        &snippet,
-    )
-    .map_err(edit_failed)?;
+    let e = edit::insert_after(cx.ws, cx.file_of(t.resource), cx.block(t.resource), &snippet).map_err(edit_failed)?;
     Ok((e, format!("{rtype}.{}", s.name)))
 }
 
 /// Insert a nested block (two-space snippet) at the end of the bucket's body.
 fn add_inline(cx: &Context, t: &Target, snippet: &str) -> Result<Edit, Advice> {
-    edit::insert_nested_block(cx.ws, cx.file_of(t.resource), cx.block(t.resource), snippet)
-        .map_err(edit_failed)
+    edit::insert_nested_block(cx.ws, cx.file_of(t.resource), cx.block(t.resource), snippet).map_err(edit_failed)
 }
 
 /// Create a feature's configuration in the style the provider calls for: `inline` inside the bucket
@@ -352,19 +282,11 @@ fn create(
             }
             content.push_str(blocks);
             let e = add_inline(cx, t, &format!("{inline} {{\n{}}}\n", indent(&content)))?;
-            Ok((
-                vec![e],
-                vec![format!(
-                    "Added an inline `{inline}` block to `{bucket}` ({what})."
-                )],
-            ))
+            Ok((vec![e], vec![format!("Added an inline `{inline}` block to `{bucket}` ({what}).")]))
         }
         S3Style::Split => {
             let (e, new) = add_sibling(cx, t, split, attrs, blocks)?;
-            Ok((
-                vec![e],
-                vec![format!("Added `{new}` after `{bucket}` ({what}).")],
-            ))
+            Ok((vec![e], vec![format!("Added `{new}` after `{bucket}` ({what}).")]))
         }
     }
 }
@@ -395,8 +317,7 @@ static SSE: RuleMeta = RuleMeta {
 const SSE_INLINE: &str = "server_side_encryption_configuration";
 const SSE_SPLIT: &str = "aws_s3_bucket_server_side_encryption_configuration";
 const SSE_DEFAULT: &str = "apply_server_side_encryption_by_default";
-const SSE_WANTED: &str =
-    "a `rule { apply_server_side_encryption_by_default { sse_algorithm = … } }`";
+const SSE_WANTED: &str = "a `rule { apply_server_side_encryption_by_default { sse_algorithm = … } }`";
 
 impl Rule for ServerSideEncryption {
     fn meta(&self) -> &'static RuleMeta {
@@ -409,9 +330,7 @@ impl Rule for ServerSideEncryption {
             Err(a) => Err(a),
             Ok(Source::Inline(b)) => sse_verdict(cx, t, b, &format!("{SSE_INLINE}.rule"), &keys),
             Ok(Source::Split(id)) => sse_verdict(cx, &owner_of(t, id), cx.block(id), "rule", &keys),
-            Ok(Source::Missing) => Ok(Check::Violation(
-                "the bucket has no default encryption configuration".into(),
-            )),
+            Ok(Source::Missing) => Ok(Check::Violation("the bucket has no default encryption configuration".into())),
         };
         verdict.unwrap_or_else(Check::Undecidable)
     }
@@ -441,9 +360,7 @@ impl SseWant {
         match (&self.key, self.algorithm) {
             (_, "AES256") => "SSE-S3 (`AES256`)".to_owned(),
             (Some(k), _) => format!("SSE-KMS with key {k} and an S3 Bucket Key"),
-            (None, _) => {
-                "SSE-KMS with the AWS-managed `aws/s3` key and an S3 Bucket Key".to_owned()
-            }
+            (None, _) => "SSE-KMS with the AWS-managed `aws/s3` key and an S3 Bucket Key".to_owned(),
         }
     }
 }
@@ -452,34 +369,20 @@ impl SseWant {
 /// policy, or SSE-KMS by default.
 fn sse_want(cx: &Context) -> Result<SseWant, Advice> {
     if let Some(first) = cx.params.list("kmsKeyArns").first() {
-        return Ok(SseWant {
-            algorithm: "aws:kms",
-            key: Some(edit::quote(first)),
-        });
+        return Ok(SseWant { algorithm: "aws:kms", key: Some(edit::quote(first)) });
     }
-    let algorithm = match cx
-        .params
-        .get("sseAlgorithm")
-        .or(cx.policy.s3_sse_algorithm.as_deref())
-    {
+    let algorithm = match cx.params.get("sseAlgorithm").or(cx.policy.s3_sse_algorithm.as_deref()) {
         None => "aws:kms",
         Some(a) if a.eq_ignore_ascii_case("aws:kms") => "aws:kms",
         Some(a) if a.eq_ignore_ascii_case("AES256") => "AES256",
         Some(other) => {
             return Err(Advice::new(
                 format!("the requested algorithm `{other}` is not one the bot writes"),
-                [
-                    "Pass `--param sseAlgorithm=aws:kms` or `--param sseAlgorithm=AES256`."
-                        .to_owned(),
-                ],
+                ["Pass `--param sseAlgorithm=aws:kms` or `--param sseAlgorithm=AES256`.".to_owned()],
             ));
         }
     };
-    let key = if algorithm == "aws:kms" {
-        cx.policy.s3_kms_key_id.as_deref().map(key_expr)
-    } else {
-        None
-    };
+    let key = if algorithm == "aws:kms" { cx.policy.s3_kms_key_id.as_deref().map(key_expr) } else { None };
     Ok(SseWant { algorithm, key })
 }
 
@@ -510,20 +413,12 @@ fn sse_rule_snippet(want: &SseWant) -> String {
 }
 
 /// Judge one SSE configuration (`container` is the inline block or the split resource).
-fn sse_verdict(
-    cx: &Context,
-    owner: &Target,
-    container: &Block,
-    path: &str,
-    keys: &[String],
-) -> Result<Check, Advice> {
+fn sse_verdict(cx: &Context, owner: &Target, container: &Block, path: &str, keys: &[String]) -> Result<Check, Advice> {
     let Some(rule) = nested(cx, owner.resource, &container.body, "rule", SSE_WANTED)? else {
         return Ok(Check::Violation(format!("`{path}` is missing")));
     };
     let Some(by_default) = nested(cx, owner.resource, &rule.body, SSE_DEFAULT, SSE_WANTED)? else {
-        return Ok(Check::Violation(format!(
-            "`{path}.{SSE_DEFAULT}` is missing"
-        )));
+        return Ok(Check::Violation(format!("`{path}.{SSE_DEFAULT}` is missing")));
     };
     let what = format!("{path}.{SSE_DEFAULT}.sse_algorithm");
     let algorithm = match literal::attr_str(&by_default.body, "sse_algorithm") {
@@ -540,32 +435,19 @@ fn sse_verdict(
         return Ok(Check::Compliant);
     }
     if !algorithm.starts_with("aws:kms") {
-        return Ok(Check::Violation(format!(
-            "`{what}` is `{algorithm}`, not `aws:kms` (kmsKeyArns is set)"
-        )));
+        return Ok(Check::Violation(format!("`{what}` is `{algorithm}`, not `aws:kms` (kmsKeyArns is set)")));
     }
     let key_what = format!("{path}.{SSE_DEFAULT}.kms_master_key_id");
-    Ok(
-        match literal::attr_str(&by_default.body, "kms_master_key_id") {
-            None => Check::Violation(format!(
-                "`{key_what}` is not set, but kmsKeyArns requires one of {}",
-                keys.join(", ")
-            )),
-            Some(Err(nl)) => {
-                return Err(not_literal_advice(
-                    cx,
-                    owner,
-                    &key_what,
-                    &nl,
-                    &format!("one of {}", keys.join(", ")),
-                ));
-            }
-            Some(Ok(k)) if keys.contains(&k) => Check::Compliant,
-            Some(Ok(k)) => {
-                Check::Violation(format!("`{key_what}` is `{k}`, not one of kmsKeyArns"))
-            }
-        },
-    )
+    Ok(match literal::attr_str(&by_default.body, "kms_master_key_id") {
+        None => {
+            Check::Violation(format!("`{key_what}` is not set, but kmsKeyArns requires one of {}", keys.join(", ")))
+        }
+        Some(Err(nl)) => {
+            return Err(not_literal_advice(cx, owner, &key_what, &nl, &format!("one of {}", keys.join(", "))));
+        }
+        Some(Ok(k)) if keys.contains(&k) => Check::Compliant,
+        Some(Ok(k)) => Check::Violation(format!("`{key_what}` is `{k}`, not one of kmsKeyArns")),
+    })
 }
 
 fn fix_sse(cx: &Context, t: &Target) -> Plan {
@@ -587,59 +469,30 @@ fn fix_sse(cx: &Context, t: &Target) -> Plan {
         }
         Source::Split(id) => {
             let edits = repair_sse(cx, &owner_of(t, id), cx.block(id), &want)?;
-            Ok((
-                edits,
-                vec![format!(
-                    "Completed `{}`: {}.",
-                    address(cx, id),
-                    want.describe()
-                )],
-            ))
+            Ok((edits, vec![format!("Completed `{}`: {}.", address(cx, id), want.describe())]))
         }
-        Source::Missing => create(
-            cx,
-            t,
-            SSE_INLINE,
-            SSE_SPLIT,
-            &[],
-            &sse_rule_snippet(&want),
-            &want.describe(),
-        ),
+        Source::Missing => create(cx, t, SSE_INLINE, SSE_SPLIT, &[], &sse_rule_snippet(&want), &want.describe()),
     }
 }
 
 /// Add what an existing SSE configuration lacks, at the shallowest missing level.
-fn repair_sse(
-    cx: &Context,
-    owner: &Target,
-    container: &Block,
-    want: &SseWant,
-) -> Result<Vec<Edit>, Advice> {
+fn repair_sse(cx: &Context, owner: &Target, container: &Block, want: &SseWant) -> Result<Vec<Edit>, Advice> {
     let file = cx.file_of(owner.resource);
     let Some(rule) = nested(cx, owner.resource, &container.body, "rule", SSE_WANTED)? else {
         return Ok(vec![
-            edit::insert_nested_block(cx.ws, file, container, &sse_rule_snippet(want))
-                .map_err(edit_failed)?,
+            edit::insert_nested_block(cx.ws, file, container, &sse_rule_snippet(want)).map_err(edit_failed)?,
         ]);
     };
     let Some(by_default) = nested(cx, owner.resource, &rule.body, SSE_DEFAULT, SSE_WANTED)? else {
         return Ok(vec![
-            edit::insert_nested_block(cx.ws, file, rule, &sse_default_snippet(want))
-                .map_err(edit_failed)?,
+            edit::insert_nested_block(cx.ws, file, rule, &sse_default_snippet(want)).map_err(edit_failed)?,
         ]);
     };
     let mut edits = Vec::new();
     let mut missing = Vec::new();
     for (key, value) in sse_changes(&by_default.body, want, &cx.params.list("kmsKeyArns")) {
         if by_default.body.get_attribute(key).is_some() {
-            edits.push(set(
-                cx,
-                owner,
-                by_default,
-                key,
-                &value,
-                &format!("{SSE_DEFAULT}.{key}"),
-            )?);
+            edits.push(set(cx, owner, by_default, key, &value, &format!("{SSE_DEFAULT}.{key}"))?);
         } else {
             missing.push((key, value));
         }
@@ -707,16 +560,9 @@ impl Rule for Versioning {
         let mfa = mfa_required(cx);
         match locate(cx, t, VER_INLINE, VER_SPLIT, VER_WANTED) {
             Err(a) => Check::Undecidable(a),
-            Ok(Source::Inline(b)) => then(
-                expect_true(cx, t, &b.body, "enabled", "versioning.enabled"),
-                || {
-                    if mfa {
-                        expect_true(cx, t, &b.body, "mfa_delete", "versioning.mfa_delete")
-                    } else {
-                        Check::Compliant
-                    }
-                },
-            ),
+            Ok(Source::Inline(b)) => then(expect_true(cx, t, &b.body, "enabled", "versioning.enabled"), || {
+                if mfa { expect_true(cx, t, &b.body, "mfa_delete", "versioning.mfa_delete") } else { Check::Compliant }
+            }),
             Ok(Source::Split(id)) => split_versioning_verdict(cx, &owner_of(t, id), mfa),
             Ok(Source::Missing) => Check::Violation("versioning is not enabled".into()),
         }
@@ -729,52 +575,24 @@ impl Rule for Versioning {
 
 /// `isMfaDeleteEnabled = true`: the rule also wants MFA delete.
 fn mfa_required(cx: &Context) -> bool {
-    cx.params
-        .get("isMfaDeleteEnabled")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    cx.params.get("isMfaDeleteEnabled").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
 fn split_versioning_verdict(cx: &Context, owner: &Target, mfa: bool) -> Check {
-    let conf = match nested(
-        cx,
-        owner.resource,
-        &cx.block(owner.resource).body,
-        VER_CONF,
-        VER_WANTED,
-    ) {
+    let conf = match nested(cx, owner.resource, &cx.block(owner.resource).body, VER_CONF, VER_WANTED) {
         Err(a) => return Check::Undecidable(a),
         Ok(None) => {
-            return Check::Violation(format!(
-                "`{}` has no `{VER_CONF}` block",
-                address(cx, owner.resource)
-            ));
+            return Check::Violation(format!("`{}` has no `{VER_CONF}` block", address(cx, owner.resource)));
         }
         Ok(Some(c)) => c,
     };
-    then(
-        expect_str(
-            cx,
-            owner,
-            &conf.body,
-            "status",
-            "versioning_configuration.status",
-            "Enabled",
-        ),
-        || {
-            if mfa {
-                expect_str(
-                    cx,
-                    owner,
-                    &conf.body,
-                    "mfa_delete",
-                    "versioning_configuration.mfa_delete",
-                    "Enabled",
-                )
-            } else {
-                Check::Compliant
-            }
-        },
-    )
+    then(expect_str(cx, owner, &conf.body, "status", "versioning_configuration.status", "Enabled"), || {
+        if mfa {
+            expect_str(cx, owner, &conf.body, "mfa_delete", "versioning_configuration.mfa_delete", "Enabled")
+        } else {
+            Check::Compliant
+        }
+    })
 }
 
 /// Whether the existing configuration already turns MFA delete on (as a literal).
@@ -801,55 +619,25 @@ fn fix_versioning(cx: &Context, t: &Target) -> Plan {
                 return Err(a);
             }
             let e = set(cx, t, b, "enabled", "true", "versioning.enabled")?;
-            Ok((
-                vec![e],
-                vec![format!(
-                    "Set `versioning {{ enabled = true }}` on `{bucket}`."
-                )],
-            ))
+            Ok((vec![e], vec![format!("Set `versioning {{ enabled = true }}` on `{bucket}`.")]))
         }
         Source::Split(id) => {
             let owner = owner_of(t, id);
             let block = cx.block(id);
             let e = match nested(cx, id, &block.body, VER_CONF, VER_WANTED)? {
-                Some(conf) => set(
-                    cx,
-                    &owner,
-                    conf,
-                    "status",
-                    "\"Enabled\"",
-                    "versioning_configuration.status",
-                )?,
-                None => edit::insert_nested_block(cx.ws, cx.file_of(id), block, VER_CONF_SNIPPET)
-                    .map_err(edit_failed)?,
+                Some(conf) => set(cx, &owner, conf, "status", "\"Enabled\"", "versioning_configuration.status")?,
+                None => {
+                    edit::insert_nested_block(cx.ws, cx.file_of(id), block, VER_CONF_SNIPPET).map_err(edit_failed)?
+                }
             };
-            Ok((
-                vec![e],
-                vec![format!(
-                    "Set `status = \"Enabled\"` in `{}`.",
-                    address(cx, id)
-                )],
-            ))
+            Ok((vec![e], vec![format!("Set `status = \"Enabled\"` in `{}`.", address(cx, id))]))
         }
         Source::Missing => match style(cx, t) {
             S3Style::Inline => {
                 let e = add_inline(cx, t, "versioning {\n  enabled = true\n}\n")?;
-                Ok((
-                    vec![e],
-                    vec![format!(
-                        "Added `versioning {{ enabled = true }}` to `{bucket}`."
-                    )],
-                ))
+                Ok((vec![e], vec![format!("Added `versioning {{ enabled = true }}` to `{bucket}`.")]))
             }
-            S3Style::Split => create(
-                cx,
-                t,
-                VER_INLINE,
-                VER_SPLIT,
-                &[],
-                VER_CONF_SNIPPET,
-                "versioning `Enabled`",
-            ),
+            S3Style::Split => create(cx, t, VER_INLINE, VER_SPLIT, &[], VER_CONF_SNIPPET, "versioning `Enabled`"),
         },
     }
 }
@@ -905,23 +693,13 @@ static PAB: RuleMeta = RuleMeta {
     title: "block public access to the bucket",
     explanation: "The bucket's public access block makes S3 ignore public ACLs and refuse public bucket policies for this bucket. Anything that relies on anonymous access to it (a public website, public downloads) stops working, so confirm the bucket is not meant to be public before merging.",
     docs_url: "https://docs.aws.amazon.com/config/latest/developerguide/s3-bucket-level-public-access-prohibited.html",
-    checkov: &[
-        "CKV2_AWS_6",
-        "CKV_AWS_53",
-        "CKV_AWS_54",
-        "CKV_AWS_55",
-        "CKV_AWS_56",
-    ],
+    checkov: &["CKV2_AWS_6", "CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"],
     params: &["excludedPublicBuckets"],
 };
 
 const PAB_TYPE: &str = "aws_s3_bucket_public_access_block";
-const PAB_FLAGS: [&str; 4] = [
-    "block_public_acls",
-    "block_public_policy",
-    "ignore_public_acls",
-    "restrict_public_buckets",
-];
+const PAB_FLAGS: [&str; 4] =
+    ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"];
 
 impl Rule for PublicAccessBlock {
     fn meta(&self) -> &'static RuleMeta {
@@ -948,11 +726,7 @@ impl Rule for PublicAccessBlock {
         if off.is_empty() {
             Check::Compliant
         } else {
-            Check::Violation(format!(
-                "`{}` does not set {} to `true`",
-                address(cx, id),
-                off.join(", ")
-            ))
+            Check::Violation(format!("`{}` does not set {} to `true`", address(cx, id), off.join(", ")))
         }
     }
 
@@ -985,15 +759,11 @@ fn excluded(cx: &Context, t: &Target) -> Option<Check> {
 
 fn fix_public_access_block(cx: &Context, t: &Target) -> Plan {
     let Some(id) = companion(cx, t, PAB_TYPE) else {
-        let flags: Vec<(&str, String)> =
-            PAB_FLAGS.iter().map(|f| (*f, "true".to_owned())).collect();
+        let flags: Vec<(&str, String)> = PAB_FLAGS.iter().map(|f| (*f, "true".to_owned())).collect();
         let (e, new) = add_sibling(cx, t, PAB_TYPE, &flags, "")?;
         return Ok((
             vec![e],
-            vec![format!(
-                "Added `{new}` after `{}` with all four flags `true`.",
-                address(cx, t.resource)
-            )],
+            vec![format!("Added `{new}` after `{}` with all four flags `true`.", address(cx, t.resource))],
         ));
     };
     let owner = owner_of(t, id);
@@ -1008,13 +778,7 @@ fn fix_public_access_block(cx: &Context, t: &Target) -> Plan {
         }
     }
     edits.extend(insert_attributes(cx, cx.file_of(id), block, &missing)?);
-    Ok((
-        edits,
-        vec![format!(
-            "Set all four public access block flags of `{}` to `true`.",
-            address(cx, id)
-        )],
-    ))
+    Ok((edits, vec![format!("Set all four public access block flags of `{}` to `true`.", address(cx, id))]))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1140,23 +904,11 @@ fn exposed(cx: &Context, t: &Target, x: Exposure) -> Exposed {
     scan_canned(cx, t, &bucket.body, x, &mut out);
     for g in literal::nested_blocks(&bucket.body, "grant") {
         if g.dynamic {
-            out.unknown.push(dynamic_advice(
-                cx,
-                t.resource,
-                g.block,
-                "grant",
-                NO_PUBLIC_GRANT,
-            ));
+            out.unknown.push(dynamic_advice(cx, t.resource, g.block, "grant", NO_PUBLIC_GRANT));
             continue;
         }
         let perms = strings(&g.block.body, "permissions");
-        record_grant(
-            cx,
-            t,
-            g.block,
-            public_grant(cx, t, &g.block.body, perms, "grant", x),
-            &mut out,
-        );
+        record_grant(cx, t, g.block, public_grant(cx, t, &g.block.body, perms, "grant", x), &mut out);
     }
     for id in companions(cx, t, ACL_TYPE) {
         let owner = owner_of(t, id);
@@ -1176,20 +928,10 @@ fn scan_canned(cx: &Context, owner: &Target, body: &Body, x: Exposure, out: &mut
         Some(Ok(v)) if x.canned().contains(&v.as_str()) => {
             let file = cx.file_of(owner.resource);
             let span = a.value.span();
-            let at = span
-                .as_ref()
-                .map_or_else(|| where_is(cx, owner.resource), |s| cx.at(file, s.start));
-            out.canned.push(Canned {
-                file,
-                span,
-                at,
-                value: v,
-            });
+            let at = span.as_ref().map_or_else(|| where_is(cx, owner.resource), |s| cx.at(file, s.start));
+            out.canned.push(Canned { file, span, at, value: v });
         }
-        Some(Err(nl)) => {
-            out.unknown
-                .push(not_literal_advice(cx, owner, "acl", &nl, "`\"private\"`"))
-        }
+        Some(Err(nl)) => out.unknown.push(not_literal_advice(cx, owner, "acl", &nl, "`\"private\"`")),
         _ => {}
     }
 }
@@ -1198,38 +940,19 @@ fn scan_canned(cx: &Context, owner: &Target, body: &Body, x: Exposure, out: &mut
 fn scan_policy_grants(cx: &Context, owner: &Target, body: &Body, x: Exposure, out: &mut Exposed) {
     for acp in literal::nested_blocks(body, "access_control_policy") {
         if acp.dynamic {
-            out.unknown.push(dynamic_advice(
-                cx,
-                owner.resource,
-                acp.block,
-                "access_control_policy",
-                NO_PUBLIC_GRANT,
-            ));
+            out.unknown.push(dynamic_advice(cx, owner.resource, acp.block, "access_control_policy", NO_PUBLIC_GRANT));
             continue;
         }
         for g in literal::nested_blocks(&acp.block.body, "grant") {
             if g.dynamic {
-                out.unknown.push(dynamic_advice(
-                    cx,
-                    owner.resource,
-                    g.block,
-                    "grant",
-                    NO_PUBLIC_GRANT,
-                ));
+                out.unknown.push(dynamic_advice(cx, owner.resource, g.block, "grant", NO_PUBLIC_GRANT));
                 continue;
             }
-            let verdict = match nested(
-                cx,
-                owner.resource,
-                &g.block.body,
-                "grantee",
-                NO_PUBLIC_GRANT,
-            ) {
+            let verdict = match nested(cx, owner.resource, &g.block.body, "grantee", NO_PUBLIC_GRANT) {
                 Err(a) => Some(Err(a)),
                 Ok(None) => None,
                 Ok(Some(ge)) => {
-                    let perm =
-                        literal::attr_str(&g.block.body, "permission").map(|r| r.map(|p| vec![p]));
+                    let perm = literal::attr_str(&g.block.body, "permission").map(|r| r.map(|p| vec![p]));
                     public_grant(cx, owner, &ge.body, perm, "access_control_policy.grant", x)
                 }
             };
@@ -1238,18 +961,9 @@ fn scan_policy_grants(cx: &Context, owner: &Target, body: &Body, x: Exposure, ou
     }
 }
 
-fn record_grant(
-    cx: &Context,
-    owner: &Target,
-    at: &Block,
-    verdict: Option<Result<String, Advice>>,
-    out: &mut Exposed,
-) {
+fn record_grant(cx: &Context, owner: &Target, at: &Block, verdict: Option<Result<String, Advice>>, out: &mut Exposed) {
     match verdict {
-        Some(Ok(what)) => out.grants.push(format!(
-            "the grant at {} gives {what}",
-            block_at(cx, owner.resource, at)
-        )),
+        Some(Ok(what)) => out.grants.push(format!("the grant at {} gives {what}", block_at(cx, owner.resource, at))),
         Some(Err(a)) => out.unknown.push(a),
         None => {}
     }
@@ -1267,32 +981,17 @@ fn public_grant(
 ) -> Option<Result<String, Advice>> {
     let group = match literal::attr_str(grantee, "uri")? {
         Err(nl) => {
-            return Some(Err(not_literal_advice(
-                cx,
-                owner,
-                &format!("{what}.uri"),
-                &nl,
-                NO_PUBLIC_GRANT,
-            )));
+            return Some(Err(not_literal_advice(cx, owner, &format!("{what}.uri"), &nl, NO_PUBLIC_GRANT)));
         }
         Ok(uri) => public_group(&uri)?,
     };
     let perms = match perms? {
         Err(nl) => {
-            return Some(Err(not_literal_advice(
-                cx,
-                owner,
-                &format!("{what}.permission"),
-                &nl,
-                NO_PUBLIC_GRANT,
-            )));
+            return Some(Err(not_literal_advice(cx, owner, &format!("{what}.permission"), &nl, NO_PUBLIC_GRANT)));
         }
         Ok(p) => p,
     };
-    let hits: Vec<String> = perms
-        .into_iter()
-        .filter(|p| x.permissions().contains(&p.as_str()))
-        .collect();
+    let hits: Vec<String> = perms.into_iter().filter(|p| x.permissions().contains(&p.as_str())).collect();
     (!hits.is_empty()).then(|| Ok(format!("{group} {}", hits.join(", "))))
 }
 
@@ -1315,21 +1014,17 @@ fn strings(body: &Body, key: &str) -> Option<Result<Vec<String>, NotLiteral>> {
         span: a.value.span(),
     };
     Some(match literal::eval(&a.value) {
-        Ok(serde_json::Value::Array(items)) => items
-            .into_iter()
-            .map(|v| v.as_str().map(str::to_owned).ok_or_else(not_list))
-            .collect(),
+        Ok(serde_json::Value::Array(items)) => {
+            items.into_iter().map(|v| v.as_str().map(str::to_owned).ok_or_else(not_list)).collect()
+        }
         Ok(_) => Err(not_list()),
         Err(nl) => Err(nl),
     })
 }
 
 fn exposure_verdict(e: Exposed) -> Check {
-    let mut why: Vec<String> = e
-        .canned
-        .iter()
-        .map(|c| format!("the canned ACL at {} is `{}`", c.at, c.value))
-        .collect();
+    let mut why: Vec<String> =
+        e.canned.iter().map(|c| format!("the canned ACL at {} is `{}`", c.at, c.value)).collect();
     why.extend(e.grants);
     if !why.is_empty() {
         Check::Violation(why.join("; "))
@@ -1348,15 +1043,9 @@ fn fix_public(cx: &Context, t: &Target, x: Exposure) -> Plan {
     if !e.grants.is_empty() {
         return Err(Advice::new(
             "the bucket is public through explicit ACL grants: whether any of them is intended is something the bot cannot know",
-            e.grants
-                .iter()
-                .map(|g| format!("Remove or narrow {g} (grant to specific accounts instead)."))
-                .chain(e.canned.iter().map(|c| {
-                    format!(
-                        "Set the ACL at {} from `{}` to `\"private\"`.",
-                        c.at, c.value
-                    )
-                })),
+            e.grants.iter().map(|g| format!("Remove or narrow {g} (grant to specific accounts instead).")).chain(
+                e.canned.iter().map(|c| format!("Set the ACL at {} from `{}` to `\"private\"`.", c.at, c.value)),
+            ),
         ));
     }
     if let Some(a) = e.unknown.into_iter().next() {
@@ -1366,10 +1055,7 @@ fn fix_public(cx: &Context, t: &Target, x: Exposure) -> Plan {
     let mut notes = Vec::new();
     for c in &e.canned {
         edits.push(edit::replace_span(c.file, c.span.clone(), "\"private\"").map_err(edit_failed)?);
-        notes.push(format!(
-            "Set the ACL at {} from `{}` to `private`.",
-            c.at, c.value
-        ));
+        notes.push(format!("Set the ACL at {} from `{}` to `private`.", c.at, c.value));
     }
     Ok((edits, notes))
 }
@@ -1380,8 +1066,7 @@ fn website_advice(cx: &Context, t: &Target) -> Option<Advice> {
         .next()
         .map(|w| block_at(cx, t.resource, w.block))
         .or_else(|| {
-            companion(cx, t, WEBSITE_TYPE)
-                .map(|id| format!("`{}` at {}", address(cx, id), where_is(cx, id)))
+            companion(cx, t, WEBSITE_TYPE).map(|id| format!("`{}` at {}", address(cx, id), where_is(cx, id)))
         })?;
     Some(Advice::new(
         format!("the bucket hosts a static website (configured at {at}): making it private would take the site offline, and whether it should be public is a decision the bot cannot make"),
@@ -1448,9 +1133,7 @@ fn logging_verdict(cx: &Context, owner: &Target, body: &Body, path: &str) -> Che
         None => Check::Compliant,
         Some(want) => match destination_name(cx, owner, &a.value) {
             Some(name) if name == want => Check::Compliant,
-            Some(name) => {
-                Check::Violation(format!("`{what}` is `{name}`, not `{want}` (targetBucket)"))
-            }
+            Some(name) => Check::Violation(format!("`{what}` is `{name}`, not `{want}` (targetBucket)")),
             None => Check::Undecidable(not_literal_advice(
                 cx,
                 owner,
@@ -1462,14 +1145,7 @@ fn logging_verdict(cx: &Context, owner: &Target, body: &Body, path: &str) -> Che
     };
     then(bucket_ok, || match cx.params.get("targetPrefix") {
         None => Check::Compliant,
-        Some(want) => expect_str(
-            cx,
-            owner,
-            body,
-            "target_prefix",
-            &format!("{path}target_prefix"),
-            want,
-        ),
+        Some(want) => expect_str(cx, owner, body, "target_prefix", &format!("{path}target_prefix"), want),
     })
 }
 
@@ -1494,11 +1170,7 @@ fn destination_name(cx: &Context, owner: &Target, expr: &Expression) -> Option<S
 /// Where the logs go: `targetBucket` / `targetPrefix`, else the policy, else advice. Never the bucket itself.
 fn log_target(cx: &Context, t: &Target) -> Result<(String, String), Advice> {
     let label = bucket_label(cx, t);
-    let Some(target) = cx
-        .params
-        .get("targetBucket")
-        .or(cx.policy.s3_log_bucket.as_deref())
-    else {
+    let Some(target) = cx.params.get("targetBucket").or(cx.policy.s3_log_bucket.as_deref()) else {
         return Err(Advice::new(
             "no log bucket is known: the rule has no `targetBucket` parameter and the policy has no `s3_log_bucket`",
             [
@@ -1527,12 +1199,7 @@ fn log_target(cx: &Context, t: &Target) -> Result<(String, String), Advice> {
         .params
         .get("targetPrefix")
         .map(str::to_owned)
-        .or_else(|| {
-            cx.policy
-                .s3_log_prefix
-                .as_ref()
-                .map(|p| p.replace("{bucket}", &label))
-        })
+        .or_else(|| cx.policy.s3_log_prefix.as_ref().map(|p| p.replace("{bucket}", &label)))
         .unwrap_or_else(|| format!("s3/{label}/"));
     Ok((target.to_owned(), prefix))
 }
@@ -1548,22 +1215,10 @@ fn fix_logging(cx: &Context, t: &Target) -> Plan {
         Source::Split(id) => repair_logging(cx, t, &owner_of(t, id), cx.block(id), ""),
         Source::Missing => {
             let (target, prefix) = log_target(cx, t)?;
-            let attrs = [
-                ("target_bucket", edit::quote(&target)),
-                ("target_prefix", edit::quote(&prefix)),
-            ];
-            let (edits, mut notes) = create(
-                cx,
-                t,
-                LOG_INLINE,
-                LOG_SPLIT,
-                &attrs,
-                "",
-                &format!("logs to `{target}` under `{prefix}`"),
-            )?;
-            notes.push(format!(
-                "`{target}` must allow `logging.s3.amazonaws.com` to write to it."
-            ));
+            let attrs = [("target_bucket", edit::quote(&target)), ("target_prefix", edit::quote(&prefix))];
+            let (edits, mut notes) =
+                create(cx, t, LOG_INLINE, LOG_SPLIT, &attrs, "", &format!("logs to `{target}` under `{prefix}`"))?;
+            notes.push(format!("`{target}` must allow `logging.s3.amazonaws.com` to write to it."));
             Ok((edits, notes))
         }
     }
@@ -1584,10 +1239,7 @@ fn repair_logging(cx: &Context, t: &Target, owner: &Target, block: &Block, path:
             None if target_missing => missing.push(("target_bucket", edit::quote(&target))),
             None => {}
         }
-        notes.push(format!(
-            "Pointed the access logs of `{}` at `{target}`.",
-            address(cx, t.resource)
-        ));
+        notes.push(format!("Pointed the access logs of `{}` at `{target}`.", address(cx, t.resource)));
         if target_missing && block.body.get_attribute("target_prefix").is_none() {
             missing.push(("target_prefix", edit::quote(&prefix)));
         }
@@ -1598,38 +1250,17 @@ fn repair_logging(cx: &Context, t: &Target, owner: &Target, block: &Block, path:
         let value = edit::quote(prefix);
         match block.body.get_attribute("target_prefix") {
             None => missing.push(("target_prefix", value)),
-            Some(_) => edits.push(set(
-                cx,
-                owner,
-                block,
-                "target_prefix",
-                &value,
-                &format!("{path}target_prefix"),
-            )?),
+            Some(_) => edits.push(set(cx, owner, block, "target_prefix", &value, &format!("{path}target_prefix"))?),
         }
-        notes.push(format!(
-            "Set the access log prefix of `{}` to `{prefix}`.",
-            address(cx, t.resource)
-        ));
+        notes.push(format!("Set the access log prefix of `{}` to `{prefix}`.", address(cx, t.resource)));
     }
-    edits.extend(insert_attributes(
-        cx,
-        cx.file_of(owner.resource),
-        block,
-        &missing,
-    )?);
+    edits.extend(insert_attributes(cx, cx.file_of(owner.resource), block, &missing)?);
     Ok((edits, notes))
 }
 
 /// Replace an existing literal `target_bucket` that names another bucket (`None` when it is absent
 /// or already right); a non-literal one is advice.
-fn retarget(
-    cx: &Context,
-    owner: &Target,
-    block: &Block,
-    target: &str,
-    path: &str,
-) -> Result<Option<Edit>, Advice> {
+fn retarget(cx: &Context, owner: &Target, block: &Block, target: &str, path: &str) -> Result<Option<Edit>, Advice> {
     let Some(a) = block.body.get_attribute("target_bucket") else {
         return Ok(None);
     };
@@ -1637,13 +1268,9 @@ fn retarget(
         return Ok(None);
     }
     match literal::eval(&a.value) {
-        Ok(_) => edit::replace_span(
-            cx.file_of(owner.resource),
-            a.value.span(),
-            edit::quote(target),
-        )
-        .map(Some)
-        .map_err(edit_failed),
+        Ok(_) => edit::replace_span(cx.file_of(owner.resource), a.value.span(), edit::quote(target))
+            .map(Some)
+            .map_err(edit_failed),
         Err(nl) => Err(not_literal_advice(
             cx,
             owner,
@@ -1687,10 +1314,7 @@ resource "aws_iam_role" "app" {
 
     /// The bucket fixture with `lines` added right after its `bucket = …` line.
     fn with_lines(lines: &str) -> String {
-        BUCKET.replace(
-            "# keep in sync with the app\n",
-            &format!("# keep in sync with the app\n{lines}"),
-        )
+        BUCKET.replace("# keep in sync with the app\n", &format!("# keep in sync with the app\n{lines}"))
     }
 
     /// `src` with a nested block added at the end of the bucket's body.
@@ -1705,22 +1329,10 @@ resource "aws_iam_role" "app" {
     }
 
     /// Run with parameters and policy; expect a violation that the fix makes compliant.
-    fn fixed_with(
-        rule: &dyn Rule,
-        files: &[(&str, &str)],
-        params: &[(&str, &str)],
-        policy: &Policy,
-    ) -> String {
+    fn fixed_with(rule: &dyn Rule, files: &[(&str, &str)], params: &[(&str, &str)], policy: &Policy) -> String {
         let r = run(rule, files, ADDR, params, policy);
-        assert!(
-            matches!(r.before, Check::Violation(_)),
-            "expected a violation: {r:#?}"
-        );
-        assert_eq!(
-            r.after,
-            Some(Check::Compliant),
-            "fix did not make the block compliant: {r:#?}"
-        );
+        assert!(matches!(r.before, Check::Violation(_)), "expected a violation: {r:#?}");
+        assert_eq!(r.after, Some(Check::Compliant), "fix did not make the block compliant: {r:#?}");
         r.text("main.tf").to_owned()
     }
 
@@ -1728,12 +1340,7 @@ resource "aws_iam_role" "app" {
         run(rule, files, ADDR, params, &Policy::default()).before
     }
 
-    fn advice(
-        rule: &dyn Rule,
-        files: &[(&str, &str)],
-        params: &[(&str, &str)],
-        policy: &Policy,
-    ) -> Advice {
+    fn advice(rule: &dyn Rule, files: &[(&str, &str)], params: &[(&str, &str)], policy: &Policy) -> Advice {
         run(rule, files, ADDR, params, policy).advice().clone()
     }
 
@@ -1741,12 +1348,7 @@ resource "aws_iam_role" "app" {
 
     #[test]
     fn sse_v5_adds_a_kms_split_resource_after_the_bucket() {
-        let out = fixed(
-            &ServerSideEncryption,
-            &[("main.tf", BUCKET), V5],
-            ADDR,
-            "main.tf",
-        );
+        let out = fixed(&ServerSideEncryption, &[("main.tf", BUCKET), V5], ADDR, "main.tf");
         let new = r#"resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
   bucket = aws_s3_bucket.logs.id
 
@@ -1763,12 +1365,7 @@ resource "aws_iam_role" "app" {
 
     #[test]
     fn sse_v3_adds_an_inline_block() {
-        let out = fixed(
-            &ServerSideEncryption,
-            &[("main.tf", BUCKET), V3],
-            ADDR,
-            "main.tf",
-        );
+        let out = fixed(&ServerSideEncryption, &[("main.tf", BUCKET), V3], ADDR, "main.tf");
         let block = r#"  server_side_encryption_configuration {
     rule {
       apply_server_side_encryption_by_default {
@@ -1783,23 +1380,17 @@ resource "aws_iam_role" "app" {
 
     #[test]
     fn sse_policy_chooses_aes256_and_a_kms_key_reference() {
-        let aes = Policy {
-            s3_sse_algorithm: Some("AES256".into()),
-            ..Policy::default()
-        };
+        let aes = Policy { s3_sse_algorithm: Some("AES256".into()), ..Policy::default() };
         let out = fixed_with(&ServerSideEncryption, &[("main.tf", BUCKET), V5], &[], &aes);
-        assert!(
-            out.contains("      sse_algorithm = \"AES256\"\n    }\n  }\n"),
-            "{out}"
-        );
+        assert!(out.contains("      sse_algorithm = \"AES256\"\n    }\n  }\n"), "{out}");
         assert!(!out.contains("bucket_key_enabled"), "{out}");
 
-        let kms = Policy {
-            s3_kms_key_id: Some("aws_kms_key.s3.arn".into()),
-            ..Policy::default()
-        };
+        let kms = Policy { s3_kms_key_id: Some("aws_kms_key.s3.arn".into()), ..Policy::default() };
         let out = fixed_with(&ServerSideEncryption, &[("main.tf", BUCKET), V5], &[], &kms);
-        assert!(out.contains("      sse_algorithm     = \"aws:kms\"\n      kms_master_key_id = aws_kms_key.s3.arn\n"), "{out}");
+        assert!(
+            out.contains("      sse_algorithm     = \"aws:kms\"\n      kms_master_key_id = aws_kms_key.s3.arn\n"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -1808,10 +1399,7 @@ resource "aws_iam_role" "app" {
             BUCKET,
             "  server_side_encryption_configuration {\n    rule {\n      apply_server_side_encryption_by_default {\n        sse_algorithm = \"AES256\"\n      }\n    }\n  }\n",
         );
-        assert_eq!(
-            verdict(&ServerSideEncryption, &[("main.tf", &src), V5], &[]),
-            Check::Compliant
-        );
+        assert_eq!(verdict(&ServerSideEncryption, &[("main.tf", &src), V5], &[]), Check::Compliant);
     }
 
     #[test]
@@ -1820,12 +1408,7 @@ resource "aws_iam_role" "app" {
             BUCKET,
             "  server_side_encryption_configuration {\n    rule {\n      bucket_key_enabled = true\n    }\n  }\n",
         );
-        let out = fixed(
-            &ServerSideEncryption,
-            &[("main.tf", &src), V5],
-            ADDR,
-            "main.tf",
-        );
+        let out = fixed(&ServerSideEncryption, &[("main.tf", &src), V5], ADDR, "main.tf");
         let want = src.replace(
             "      bucket_key_enabled = true\n",
             "      bucket_key_enabled = true\n\n      apply_server_side_encryption_by_default {\n        sse_algorithm = \"aws:kms\"\n      }\n",
@@ -1848,22 +1431,15 @@ resource "aws_iam_role" "app" {
 "#;
         let src = after_bucket(BUCKET, existing);
         let key = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd";
-        let out = fixed_with(
-            &ServerSideEncryption,
-            &[("main.tf", &src), V5],
-            &[("kmsKeyArns", key)],
-            &Policy::default(),
-        );
+        let out =
+            fixed_with(&ServerSideEncryption, &[("main.tf", &src), V5], &[("kmsKeyArns", key)], &Policy::default());
         let want = src.replace(
             "      sse_algorithm = \"AES256\" # team default\n",
             &format!("      sse_algorithm = \"aws:kms\" # team default\n      kms_master_key_id = \"{key}\"\n"),
         );
         assert_eq!(out, want);
         let flipped = [("main.tf", out.as_str()), V5];
-        assert_eq!(
-            verdict(&ServerSideEncryption, &flipped, &[("kmsKeyArns", key)]),
-            Check::Compliant
-        );
+        assert_eq!(verdict(&ServerSideEncryption, &flipped, &[("kmsKeyArns", key)]), Check::Compliant);
     }
 
     #[test]
@@ -1872,12 +1448,7 @@ resource "aws_iam_role" "app" {
             BUCKET,
             "  dynamic \"server_side_encryption_configuration\" {\n    for_each = var.sse\n    content {}\n  }\n",
         );
-        let a = advice(
-            &ServerSideEncryption,
-            &[("main.tf", &dynamic), V5],
-            &[],
-            &Policy::default(),
-        );
+        let a = advice(&ServerSideEncryption, &[("main.tf", &dynamic), V5], &[], &Policy::default());
         assert!(a.reason.contains("dynamic block"), "{a:?}");
         assert!(a.steps[0].contains("main.tf:9"), "{a:?}");
 
@@ -1885,30 +1456,20 @@ resource "aws_iam_role" "app" {
             BUCKET,
             "  server_side_encryption_configuration {\n    rule {\n      apply_server_side_encryption_by_default {\n        sse_algorithm     = \"aws:kms\"\n        kms_master_key_id = var.key\n      }\n    }\n  }\n",
         );
-        assert_eq!(
-            verdict(&ServerSideEncryption, &[("main.tf", &variable), V5], &[]),
-            Check::Compliant
-        );
+        assert_eq!(verdict(&ServerSideEncryption, &[("main.tf", &variable), V5], &[]), Check::Compliant);
         let a = advice(
             &ServerSideEncryption,
             &[("main.tf", &variable), V5],
             &[("kmsKeyArns", "arn:k")],
             &Policy::default(),
         );
-        assert!(
-            a.steps[0].contains("main.tf:13") && a.steps[0].contains("kms_master_key_id"),
-            "{a:?}"
-        );
+        assert!(a.steps[0].contains("main.tf:13") && a.steps[0].contains("kms_master_key_id"), "{a:?}");
     }
 
     #[test]
     fn sse_unknown_algorithm_parameter_is_advice() {
-        let a = advice(
-            &ServerSideEncryption,
-            &[("main.tf", BUCKET), V5],
-            &[("sseAlgorithm", "DES")],
-            &Policy::default(),
-        );
+        let a =
+            advice(&ServerSideEncryption, &[("main.tf", BUCKET), V5], &[("sseAlgorithm", "DES")], &Policy::default());
         assert!(a.reason.contains("DES"), "{a:?}");
     }
 
@@ -1916,10 +1477,7 @@ resource "aws_iam_role" "app" {
     fn key_text_is_quoted_unless_it_is_a_reference() {
         assert_eq!(key_expr("aws_kms_key.s3.arn"), "aws_kms_key.s3.arn");
         assert_eq!(key_expr("alias/s3"), "\"alias/s3\"");
-        assert_eq!(
-            key_expr("arn:aws:kms:eu-west-1:1:key/x"),
-            "\"arn:aws:kms:eu-west-1:1:key/x\""
-        );
+        assert_eq!(key_expr("arn:aws:kms:eu-west-1:1:key/x"), "\"arn:aws:kms:eu-west-1:1:key/x\"");
         assert_eq!(key_expr("1234abcd-12ab"), "\"1234abcd-12ab\"");
     }
 
@@ -1927,10 +1485,7 @@ resource "aws_iam_role" "app" {
 
     #[test]
     fn versioning_v5_mirrors_count_on_the_new_resource() {
-        let src = BUCKET.replace(
-            "  bucket = \"acme-logs\"",
-            "  count  = 2\n  bucket = \"acme-logs-${count.index}\"",
-        );
+        let src = BUCKET.replace("  bucket = \"acme-logs\"", "  count  = 2\n  bucket = \"acme-logs-${count.index}\"");
         let out = fixed(&Versioning, &[("main.tf", &src), V5], ADDR, "main.tf");
         let new = r#"resource "aws_s3_bucket_versioning" "logs" {
   count = 2
@@ -1948,10 +1503,7 @@ resource "aws_iam_role" "app" {
     #[test]
     fn versioning_v3_adds_an_inline_block() {
         let out = fixed(&Versioning, &[("main.tf", BUCKET), V3], ADDR, "main.tf");
-        assert_eq!(
-            out,
-            with_inline(BUCKET, "  versioning {\n    enabled = true\n  }\n")
-        );
+        assert_eq!(out, with_inline(BUCKET, "  versioning {\n    enabled = true\n  }\n"));
     }
 
     #[test]
@@ -1974,50 +1526,25 @@ resource "aws_iam_role" "app" {
             BUCKET,
             "resource \"aws_s3_bucket_versioning\" \"logs\" {\n  bucket = aws_s3_bucket.logs.id\n  versioning_configuration {\n    status = \"Enabled\"\n  }\n}\n",
         );
-        assert_eq!(
-            verdict(&Versioning, &[("main.tf", &split), V5], &[]),
-            Check::Compliant
-        );
+        assert_eq!(verdict(&Versioning, &[("main.tf", &split), V5], &[]), Check::Compliant);
         let inline = with_lines("  versioning {\n    enabled = true\n  }\n");
-        assert_eq!(
-            verdict(&Versioning, &[("main.tf", &inline), V5], &[]),
-            Check::Compliant
-        );
+        assert_eq!(verdict(&Versioning, &[("main.tf", &inline), V5], &[]), Check::Compliant);
     }
 
     #[test]
     fn versioning_mfa_delete_is_advice() {
-        let a = advice(
-            &Versioning,
-            &[("main.tf", BUCKET), V5],
-            &[("isMfaDeleteEnabled", "true")],
-            &Policy::default(),
-        );
+        let a = advice(&Versioning, &[("main.tf", BUCKET), V5], &[("isMfaDeleteEnabled", "true")], &Policy::default());
         assert!(a.reason.contains("root user"), "{a:?}");
-        assert!(
-            a.steps[0].contains("--bucket acme-logs") && a.steps[0].contains("MFADelete=Enabled"),
-            "{a:?}"
-        );
+        assert!(a.steps[0].contains("--bucket acme-logs") && a.steps[0].contains("MFADelete=Enabled"), "{a:?}");
         assert!(a.steps[1].contains("main.tf:2"), "{a:?}");
     }
 
     #[test]
     fn versioning_inline_on_a_read_only_provider_is_advice() {
         let inline = with_lines("  versioning {\n    enabled = false\n  }\n");
-        let v48 = (
-            "versions.tf",
-            "terraform {\n  required_providers {\n    aws = \"4.5.0\"\n  }\n}\n",
-        );
-        let a = advice(
-            &Versioning,
-            &[("main.tf", &inline), v48],
-            &[],
-            &Policy::default(),
-        );
-        assert!(
-            a.reason.contains("read-only") && a.steps[0].contains("aws_s3_bucket_versioning"),
-            "{a:?}"
-        );
+        let v48 = ("versions.tf", "terraform {\n  required_providers {\n    aws = \"4.5.0\"\n  }\n}\n");
+        let a = advice(&Versioning, &[("main.tf", &inline), v48], &[], &Policy::default());
+        assert!(a.reason.contains("read-only") && a.steps[0].contains("aws_s3_bucket_versioning"), "{a:?}");
     }
 
     // ---- bucket-level public access block ----
@@ -2028,12 +1555,7 @@ resource "aws_iam_role" "app" {
             "  bucket = \"acme-logs\" # keep in sync with the app\n",
             "  for_each = toset([\"a\", \"b\"])\n  bucket   = \"acme-logs-${each.key}\"\n",
         );
-        let out = fixed(
-            &PublicAccessBlock,
-            &[("main.tf", &src), V3],
-            ADDR,
-            "main.tf",
-        );
+        let out = fixed(&PublicAccessBlock, &[("main.tf", &src), V3], ADDR, "main.tf");
         let new = r#"resource "aws_s3_bucket_public_access_block" "logs" {
   for_each = aws_s3_bucket.logs
 
@@ -2051,12 +1573,7 @@ resource "aws_iam_role" "app" {
     fn public_access_block_flips_false_and_adds_missing_flags() {
         let existing = "resource \"aws_s3_bucket_public_access_block\" \"logs\" {\n  bucket            = aws_s3_bucket.logs.id\n  block_public_acls = false # legacy uploader\n  ignore_public_acls = true\n}\n";
         let src = after_bucket(BUCKET, existing);
-        let out = fixed(
-            &PublicAccessBlock,
-            &[("main.tf", &src), V5],
-            ADDR,
-            "main.tf",
-        );
+        let out = fixed(&PublicAccessBlock, &[("main.tf", &src), V5], ADDR, "main.tf");
         let want = src.replace(
             "  block_public_acls = false # legacy uploader\n  ignore_public_acls = true\n",
             "  block_public_acls = true # legacy uploader\n  ignore_public_acls = true\n  block_public_policy = true\n  restrict_public_buckets = true\n",
@@ -2070,12 +1587,7 @@ resource "aws_iam_role" "app" {
             BUCKET,
             "resource \"aws_s3_bucket_public_access_block\" \"logs\" { bucket = aws_s3_bucket.logs.id }\n",
         );
-        let out = fixed(
-            &PublicAccessBlock,
-            &[("main.tf", &src), V5],
-            ADDR,
-            "main.tf",
-        );
+        let out = fixed(&PublicAccessBlock, &[("main.tf", &src), V5], ADDR, "main.tf");
         let want = src.replace(
             "{ bucket = aws_s3_bucket.logs.id }",
             "{\n  bucket = aws_s3_bucket.logs.id\n  block_public_acls = true\n  block_public_policy = true\n  ignore_public_acls = true\n  restrict_public_buckets = true\n}",
@@ -2087,34 +1599,20 @@ resource "aws_iam_role" "app" {
     fn public_access_block_variable_flag_is_advice() {
         let existing = "resource \"aws_s3_bucket_public_access_block\" \"logs\" {\n  bucket                  = aws_s3_bucket.logs.id\n  block_public_acls       = true\n  block_public_policy     = var.block_policy\n  ignore_public_acls      = true\n  restrict_public_buckets = true\n}\n";
         let src = after_bucket(BUCKET, existing);
-        let a = advice(
-            &PublicAccessBlock,
-            &[("main.tf", &src), V5],
-            &[],
-            &Policy::default(),
-        );
+        let a = advice(&PublicAccessBlock, &[("main.tf", &src), V5], &[], &Policy::default());
         assert!(a.reason.contains("input variable"), "{a:?}");
-        assert!(
-            a.steps[0].contains("main.tf:13") && a.steps[0].contains("block_public_policy"),
-            "{a:?}"
-        );
+        assert!(a.steps[0].contains("main.tf:13") && a.steps[0].contains("block_public_policy"), "{a:?}");
     }
 
     #[test]
     fn public_access_block_excluded_or_complete_is_compliant() {
         let params = [("excludedPublicBuckets", "acme-site, acme-logs")];
-        assert_eq!(
-            verdict(&PublicAccessBlock, &[("main.tf", BUCKET), V5], &params),
-            Check::Compliant
-        );
+        assert_eq!(verdict(&PublicAccessBlock, &[("main.tf", BUCKET), V5], &params), Check::Compliant);
         let complete = after_bucket(
             BUCKET,
             "resource \"aws_s3_bucket_public_access_block\" \"logs\" {\n  bucket                  = aws_s3_bucket.logs.id\n  block_public_acls       = true\n  block_public_policy     = true\n  ignore_public_acls      = true\n  restrict_public_buckets = true\n}\n",
         );
-        assert_eq!(
-            verdict(&PublicAccessBlock, &[("main.tf", &complete), V5], &[]),
-            Check::Compliant
-        );
+        assert_eq!(verdict(&PublicAccessBlock, &[("main.tf", &complete), V5], &[]), Check::Compliant);
     }
 
     // ---- public read / write ----
@@ -2123,10 +1621,7 @@ resource "aws_iam_role" "app" {
     fn public_read_inline_acl_becomes_private() {
         let src = with_lines("  acl    = \"public-read\" # was a demo\n");
         let out = fixed(&PublicRead, &[("main.tf", &src), V3], ADDR, "main.tf");
-        assert_eq!(
-            out,
-            src.replace("\"public-read\" # was a demo", "\"private\" # was a demo")
-        );
+        assert_eq!(out, src.replace("\"public-read\" # was a demo", "\"private\" # was a demo"));
     }
 
     #[test]
@@ -2145,27 +1640,14 @@ resource "aws_iam_role" "app" {
             BUCKET,
             "resource \"aws_s3_bucket_acl\" \"logs\" {\n  bucket = aws_s3_bucket.logs.id\n  acl    = \"private\"\n}\n",
         );
-        assert_eq!(
-            verdict(&PublicRead, &[("main.tf", &src), V5], &[]),
-            Check::Compliant
-        );
+        assert_eq!(verdict(&PublicRead, &[("main.tf", &src), V5], &[]), Check::Compliant);
     }
 
     #[test]
     fn public_read_website_is_advice() {
-        let src = with_lines(
-            "  acl    = \"public-read\"\n\n  website {\n    index_document = \"index.html\"\n  }\n",
-        );
-        let a = advice(
-            &PublicRead,
-            &[("main.tf", &src), V3],
-            &[],
-            &Policy::default(),
-        );
-        assert!(
-            a.reason.contains("static website") && a.reason.contains("main.tf:6"),
-            "{a:?}"
-        );
+        let src = with_lines("  acl    = \"public-read\"\n\n  website {\n    index_document = \"index.html\"\n  }\n");
+        let a = advice(&PublicRead, &[("main.tf", &src), V3], &[], &Policy::default());
+        assert!(a.reason.contains("static website") && a.reason.contains("main.tf:6"), "{a:?}");
     }
 
     #[test]
@@ -2173,25 +1655,11 @@ resource "aws_iam_role" "app" {
         let src = with_lines(
             "  grant {\n    type        = \"Group\"\n    permissions = [\"READ\"]\n    uri         = \"http://acs.amazonaws.com/groups/global/AllUsers\"\n  }\n",
         );
-        assert!(matches!(
-            verdict(&PublicRead, &[("main.tf", &src), V3], &[]),
-            Check::Violation(_)
-        ));
-        let a = advice(
-            &PublicRead,
-            &[("main.tf", &src), V3],
-            &[],
-            &Policy::default(),
-        );
-        assert!(
-            a.steps[0].contains("main.tf:4") && a.steps[0].contains("AllUsers"),
-            "{a:?}"
-        );
+        assert!(matches!(verdict(&PublicRead, &[("main.tf", &src), V3], &[]), Check::Violation(_)));
+        let a = advice(&PublicRead, &[("main.tf", &src), V3], &[], &Policy::default());
+        assert!(a.steps[0].contains("main.tf:4") && a.steps[0].contains("AllUsers"), "{a:?}");
         // READ is not write access.
-        assert_eq!(
-            verdict(&PublicWrite, &[("main.tf", &src), V3], &[]),
-            Check::Compliant
-        );
+        assert_eq!(verdict(&PublicWrite, &[("main.tf", &src), V3], &[]), Check::Compliant);
     }
 
     #[test]
@@ -2207,10 +1675,7 @@ resource "aws_iam_role" "app" {
     #[test]
     fn public_write_ignores_read_only_acls() {
         let src = with_lines("  acl    = \"public-read\"\n");
-        assert_eq!(
-            verdict(&PublicWrite, &[("main.tf", &src), V3], &[]),
-            Check::Compliant
-        );
+        assert_eq!(verdict(&PublicWrite, &[("main.tf", &src), V3], &[]), Check::Compliant);
     }
 
     #[test]
@@ -2232,44 +1697,21 @@ resource "aws_iam_role" "app" {
 }
 "#;
         let src = after_bucket(BUCKET, acl);
-        let a = advice(
-            &PublicWrite,
-            &[("main.tf", &src), V5],
-            &[],
-            &Policy::default(),
-        );
-        assert!(
-            a.steps[0].contains("main.tf:13") && a.steps[0].contains("AuthenticatedUsers"),
-            "{a:?}"
-        );
+        let a = advice(&PublicWrite, &[("main.tf", &src), V5], &[], &Policy::default());
+        assert!(a.steps[0].contains("main.tf:13") && a.steps[0].contains("AuthenticatedUsers"), "{a:?}");
 
         let site = after_bucket(
             BUCKET,
             "resource \"aws_s3_bucket_acl\" \"logs\" {\n  bucket = aws_s3_bucket.logs.id\n  acl    = \"public-read-write\"\n}\n\nresource \"aws_s3_bucket_website_configuration\" \"logs\" {\n  bucket = aws_s3_bucket.logs.id\n}\n",
         );
-        let a = advice(
-            &PublicWrite,
-            &[("main.tf", &site), V5],
-            &[],
-            &Policy::default(),
-        );
-        assert!(
-            a.reason
-                .contains("aws_s3_bucket_website_configuration.logs"),
-            "{a:?}"
-        );
+        let a = advice(&PublicWrite, &[("main.tf", &site), V5], &[], &Policy::default());
+        assert!(a.reason.contains("aws_s3_bucket_website_configuration.logs"), "{a:?}");
     }
 
     #[test]
     fn public_acl_from_a_variable_is_undecidable() {
         let src = with_lines("  acl    = var.acl\n");
-        let r = run(
-            &PublicRead,
-            &[("main.tf", &src), V3],
-            ADDR,
-            &[],
-            &Policy::default(),
-        );
+        let r = run(&PublicRead, &[("main.tf", &src), V3], ADDR, &[], &Policy::default());
         assert!(matches!(r.before, Check::Undecidable(_)), "{r:#?}");
         assert!(r.advice().steps[0].contains("main.tf:4"), "{r:#?}");
     }
@@ -2308,38 +1750,15 @@ resource "aws_iam_role" "app" {
     #[test]
     fn logging_prefix_falls_back_to_the_resource_name() {
         let src = BUCKET.replace("  bucket = \"acme-logs\"", "  bucket = var.name");
-        let r = run(
-            &Logging,
-            &[("main.tf", &src), V5],
-            ADDR,
-            &[("targetBucket", "central-logs")],
-            &Policy::default(),
-        );
-        assert!(
-            r.text("main.tf")
-                .contains("  target_prefix = \"s3/logs/\"\n"),
-            "{r:#?}"
-        );
+        let r = run(&Logging, &[("main.tf", &src), V5], ADDR, &[("targetBucket", "central-logs")], &Policy::default());
+        assert!(r.text("main.tf").contains("  target_prefix = \"s3/logs/\"\n"), "{r:#?}");
     }
 
     #[test]
     fn logging_without_a_target_or_into_itself_is_advice() {
-        let a = advice(
-            &Logging,
-            &[("main.tf", BUCKET), V5],
-            &[],
-            &Policy::default(),
-        );
-        assert!(
-            a.steps[0].contains("--param targetBucket=") && a.steps[0].contains("s3_log_bucket"),
-            "{a:?}"
-        );
-        let a = advice(
-            &Logging,
-            &[("main.tf", BUCKET), V5],
-            &[("targetBucket", "acme-logs")],
-            &Policy::default(),
-        );
+        let a = advice(&Logging, &[("main.tf", BUCKET), V5], &[], &Policy::default());
+        assert!(a.steps[0].contains("--param targetBucket=") && a.steps[0].contains("s3_log_bucket"), "{a:?}");
+        let a = advice(&Logging, &[("main.tf", BUCKET), V5], &[("targetBucket", "acme-logs")], &Policy::default());
         assert!(a.reason.contains("this bucket itself"), "{a:?}");
     }
 
@@ -2350,21 +1769,10 @@ resource "aws_iam_role" "app" {
         let src = format!("{}\n{target}", after_bucket(BUCKET, split));
         let files = [("main.tf", src.as_str()), V5];
         assert_eq!(verdict(&Logging, &files, &[]), Check::Compliant);
-        assert_eq!(
-            verdict(&Logging, &files, &[("targetBucket", "central-logs")]),
-            Check::Compliant
-        );
-        assert!(matches!(
-            verdict(&Logging, &files, &[("targetBucket", "other")]),
-            Check::Violation(_)
-        ));
+        assert_eq!(verdict(&Logging, &files, &[("targetBucket", "central-logs")]), Check::Compliant);
+        assert!(matches!(verdict(&Logging, &files, &[("targetBucket", "other")]), Check::Violation(_)));
         // A reference to the wrong bucket is not rewritten.
-        let a = advice(
-            &Logging,
-            &files,
-            &[("targetBucket", "other")],
-            &Policy::default(),
-        );
+        let a = advice(&Logging, &files, &[("targetBucket", "other")], &Policy::default());
         assert!(a.steps[0].contains("main.tf:12"), "{a:?}");
     }
 
@@ -2372,12 +1780,8 @@ resource "aws_iam_role" "app" {
     fn logging_target_prefix_alone_touches_only_the_prefix() {
         let split = "resource \"aws_s3_bucket_logging\" \"logs\" {\n  bucket        = aws_s3_bucket.logs.id\n  target_bucket = aws_s3_bucket.central.id\n  target_prefix = \"old/\"\n}\n";
         let src = after_bucket(BUCKET, split);
-        let out = fixed_with(
-            &Logging,
-            &[("main.tf", &src), V5],
-            &[("targetPrefix", "s3/acme-logs/")],
-            &Policy::default(),
-        );
+        let out =
+            fixed_with(&Logging, &[("main.tf", &src), V5], &[("targetPrefix", "s3/acme-logs/")], &Policy::default());
         assert_eq!(out, src.replace("\"old/\"", "\"s3/acme-logs/\""));
     }
 
@@ -2386,12 +1790,8 @@ resource "aws_iam_role" "app" {
         let inline = with_lines(
             "  logging {\n    target_bucket = \"old-logs\" # to be retired\n    target_prefix = \"s3/acme-logs/\"\n  }\n",
         );
-        let out = fixed_with(
-            &Logging,
-            &[("main.tf", &inline), V3],
-            &[("targetBucket", "new-logs")],
-            &Policy::default(),
-        );
+        let out =
+            fixed_with(&Logging, &[("main.tf", &inline), V3], &[("targetBucket", "new-logs")], &Policy::default());
         assert_eq!(out, inline.replace("\"old-logs\"", "\"new-logs\""));
     }
 

@@ -74,10 +74,6 @@ pub fn fixed(rule: &dyn Rule, files: &[(&str, &str)], address: &str, path: &str)
 }
 
 fn target(index: &Index, address: &str) -> Target {
-    let a = index
-        .addresses()
-        .iter()
-        .find(|a| a.address == address)
-        .unwrap_or_else(|| panic!("no block at {address}"));
+    let a = index.addresses().iter().find(|a| a.address == address).unwrap_or_else(|| panic!("no block at {address}"));
     Target { resource: a.resource, root: a.root.clone() }
 }

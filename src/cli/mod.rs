@@ -62,7 +62,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Scan(a) => scan::run(a),
         Command::Rules(a) => rules::run(a),
         Command::Serve | Command::Sync => Err(CliError::Input(
-            "`serve` and `sync` are not built yet in this version; `remediate` and `scan` are (see README, \"Status\")".into(),
+            "`serve` and `sync` are not built yet in this version; `remediate` and `scan` are (see README, \"Status\")"
+                .into(),
         )),
     }
 }

@@ -65,7 +65,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         eprintln!("warning: {w} (file skipped)");
     }
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&json_contract(&finding, &outcome, pr.as_ref())).map_err(anyhow::Error::from)?),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json_contract(&finding, &outcome, pr.as_ref()))
+                .map_err(anyhow::Error::from)?
+        ),
         _ => print_text(&finding, &outcome, pr.as_ref())?,
     }
     if args.write && outcome.kind == OutcomeKind::Fix {
@@ -96,7 +100,8 @@ fn json_contract(f: &Finding, o: &Outcome, pr: Option<&PullRequest>) -> serde_js
 }
 
 fn print_text(f: &Finding, o: &Outcome, pr: Option<&PullRequest>) -> Result<(), CliError> {
-    let rule = o.rule.map_or_else(|| "no catalog rule".to_owned(), |r| format!("{} ({})", r.meta().identifier, r.meta().name));
+    let rule =
+        o.rule.map_or_else(|| "no catalog rule".to_owned(), |r| format!("{} ({})", r.meta().identifier, r.meta().name));
     println!("outcome:  {}", o.kind.as_str());
     println!("rule:     {rule}");
     println!(

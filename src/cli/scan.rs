@@ -38,7 +38,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let findings = scan(&ws, &index, &params, &policy);
     let violations = findings.iter().filter(|f| f.status == Status::Violation).count();
     match args.output {
-        Output::Sarif => println!("{}", serde_json::to_string_pretty(&driftfix::sarif::to_sarif(&findings)).map_err(anyhow::Error::from)?),
+        Output::Sarif => println!(
+            "{}",
+            serde_json::to_string_pretty(&driftfix::sarif::to_sarif(&findings)).map_err(anyhow::Error::from)?
+        ),
         Output::Json => {
             let doc = serde_json::json!({
                 "files": ws.files().len(),

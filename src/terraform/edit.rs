@@ -184,7 +184,13 @@ pub fn reindent(snippet: &str, base: &str, unit: &str) -> String {
 }
 
 /// Add `key = value` to a block's body, after its last attribute, aligned like its neighbours.
-pub fn insert_attribute(ws: &Workspace, file: FileId, block: &Block, key: &str, value: &str) -> Result<Edit, EditError> {
+pub fn insert_attribute(
+    ws: &Workspace,
+    file: FileId,
+    block: &Block,
+    key: &str,
+    value: &str,
+) -> Result<Edit, EditError> {
     let text = &ws.file(file).text;
     let sh = shape(ws, file, block)?;
     if sh.one_line {
@@ -290,22 +296,26 @@ pub fn remove_block(ws: &Workspace, file: FileId, block: &Block) -> Result<Edit,
     if !text[span.end..end].trim().is_empty() {
         end = span.end;
     }
-    let blank_before = start == 0 || text[..start].ends_with("\n\n");
-    if blank_before && text[end..].starts_with('\n') {
-        end += 1;
-    } else if !blank_before
-        && text[end..].trim_start_matches([' ', '\t']).starts_with('}')
-        && text[..start].ends_with("\n\n")
-    {
+    let blank_before = start > 0 && text[..start].ends_with("\n\n");
+    let closes_body = text[end..].trim_start_matches([' ', '\t']).starts_with('}');
+    if blank_before && closes_body {
+        // The last block of a body: take the blank line before it, not the one `}` needs.
         start -= 1;
+    } else if (start == 0 || blank_before) && text[end..].starts_with('\n') {
+        end += 1;
     }
     Ok(Edit { file, range: start..end, text: String::new() })
 }
 
 /// Remove element `idx` of an array together with its separating comma.
 pub fn remove_array_item(file: FileId, array: &Array, idx: usize) -> Result<Edit, EditError> {
-    let spans: Vec<Range<usize>> = array.iter().map(|e| e.span().ok_or(EditError::NoSpan("an element"))).collect::<Result<_, _>>()?;
+    let spans: Vec<Range<usize>> =
+        array.iter().map(|e| e.span().ok_or(EditError::NoSpan("an element"))).collect::<Result<_, _>>()?;
     let item = spans.get(idx).ok_or(EditError::NoSpan("an element"))?.clone();
+    if spans.len() == 1 {
+        // The only element: `[\n  "x",\n]` must become `[]`, not `[\n  ,\n]`.
+        return Ok(Edit { file, range: array.span().ok_or(EditError::NoSpan("an array"))?, text: "[]".to_owned() });
+    }
     if let Some(next) = spans.get(idx + 1) {
         Ok(Edit { file, range: item.start..next.start, text: String::new() })
     } else if idx > 0 {
@@ -316,10 +326,92 @@ pub fn remove_array_item(file: FileId, array: &Array, idx: usize) -> Result<Edit
 }
 
 /// Replace element `idx` of an array with one or more quoted strings.
-pub fn replace_array_item(ws: &Workspace, file: FileId, array: &Array, idx: usize, with: &[String]) -> Result<Edit, EditError> {
+pub fn replace_array_item(
+    ws: &Workspace,
+    file: FileId,
+    array: &Array,
+    idx: usize,
+    with: &[String],
+) -> Result<Edit, EditError> {
     let text = &ws.file(file).text;
     let item = array.get(idx).and_then(|e| e.span()).ok_or(EditError::NoSpan("an element"))?;
     let multi_line = array.span().is_some_and(|s| text[s].contains('\n'));
     let sep = if multi_line { format!(",\n{}", line_indent(text, item.start)) } else { ", ".to_owned() };
     Ok(Edit { file, range: item, text: with.iter().map(|s| quote(s)).collect::<Vec<_>>().join(&sep) })
+}
+
+/// Remove an argument's whole line (with its trailing comment); only its text when it shares the
+/// line with something else.
+pub fn remove_attribute(
+    ws: &Workspace,
+    file: FileId,
+    attr: &hcl_edit::structure::Attribute,
+) -> Result<Edit, EditError> {
+    let text = &ws.file(file).text;
+    let span = attr.span().ok_or(EditError::NoSpan("an argument"))?;
+    let start = line_start(text, span.start);
+    let end = line_end(text, span.end.saturating_sub(1));
+    let after = text.get(span.end..end).unwrap_or_default().trim();
+    let before = text.get(start..span.start).unwrap_or_default();
+    if before.trim().is_empty() && (after.is_empty() || after.starts_with('#') || after.starts_with("//")) {
+        Ok(Edit { file, range: start..end, text: String::new() })
+    } else {
+        Ok(Edit { file, range: span, text: String::new() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ws(src: &str) -> Workspace {
+        Workspace::from_sources([("main.tf".to_owned(), src.to_owned())])
+    }
+
+    fn first_block(w: &Workspace) -> &Block {
+        w.files()[0].body.blocks().next().unwrap()
+    }
+
+    fn applied(w: &Workspace, e: Edit) -> String {
+        apply(w, &[e]).unwrap().remove(&FileId(0)).unwrap()
+    }
+
+    #[test]
+    fn removing_the_last_nested_block_takes_the_blank_line_before_it() {
+        let w = ws("resource \"a\" \"b\" {\n  x = 1\n\n  # old rule\n  ingress {\n    y = 2\n  }\n}\n");
+        let nested = first_block(&w).body.blocks().next().unwrap();
+        assert_eq!(applied(&w, remove_block(&w, FileId(0), nested).unwrap()), "resource \"a\" \"b\" {\n  x = 1\n}\n");
+    }
+
+    #[test]
+    fn removing_a_middle_block_keeps_one_blank_line() {
+        let src = "resource \"a\" \"b\" {\n}\n\nresource \"c\" \"d\" {\n}\n\nresource \"e\" \"f\" {\n}\n";
+        let w = ws(src);
+        let middle = w.files()[0].body.blocks().nth(1).unwrap();
+        assert_eq!(
+            applied(&w, remove_block(&w, FileId(0), middle).unwrap()),
+            "resource \"a\" \"b\" {\n}\n\nresource \"e\" \"f\" {\n}\n"
+        );
+    }
+
+    #[test]
+    fn removing_the_only_item_of_a_multi_line_list_leaves_an_empty_list() {
+        let w = ws("x = [\n  \"0.0.0.0/0\",\n]\n");
+        let Some(hcl_edit::expr::Expression::Array(a)) = w.files()[0].body.get_attribute("x").map(|a| &a.value) else {
+            panic!()
+        };
+        assert_eq!(applied(&w, remove_array_item(FileId(0), a, 0).unwrap()), "x = []\n");
+    }
+
+    #[test]
+    fn attributes_go_with_their_line_and_comment() {
+        let w = ws("resource \"a\" \"b\" {\n  x = 1 # one\n  y = 2\n}\n");
+        let attr = first_block(&w).body.get_attribute("x").unwrap();
+        assert_eq!(applied(&w, remove_attribute(&w, FileId(0), attr).unwrap()), "resource \"a\" \"b\" {\n  y = 2\n}\n");
+    }
+
+    #[test]
+    fn quoting_escapes_template_sequences() {
+        assert_eq!(quote("a\"b\\c${x}%{y}$z"), "\"a\\\"b\\\\c$${x}%%{y}$z\"");
+    }
 }

@@ -134,8 +134,5 @@ pub fn identity(config_type: &str) -> Option<&'static Identity> {
 
 /// The Config resource type defined by a Terraform resource type.
 pub fn config_type_of(terraform_type: &str) -> Option<&'static str> {
-    IDENTITIES
-        .iter()
-        .find(|i| i.terraform_types.contains(&terraform_type))
-        .map(|i| i.config_type)
+    IDENTITIES.iter().find(|i| i.terraform_types.contains(&terraform_type)).map(|i| i.config_type)
 }

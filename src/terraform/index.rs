@@ -156,10 +156,8 @@ impl Index {
             return;
         }
         let prefix: String = path.iter().map(|(n, _)| format!("module.{n}.")).collect();
-        let here: Vec<ResourceId> = (0..self.resources.len())
-            .filter(|&i| self.resources[i].dir == dir)
-            .map(ResourceId)
-            .collect();
+        let here: Vec<ResourceId> =
+            (0..self.resources.len()).filter(|&i| self.resources[i].dir == dir).map(ResourceId).collect();
         for id in here {
             let r = &self.resources[id.0];
             self.addresses.push(AddressedResource {
@@ -212,10 +210,7 @@ impl Index {
 
     /// Addresses matching a full address without instance keys.
     pub fn lookup(&self, address: &str) -> Vec<&AddressedResource> {
-        self.by_address
-            .get(address)
-            .map(|v| v.iter().map(|&i| &self.addresses[i]).collect())
-            .unwrap_or_default()
+        self.by_address.get(address).map(|v| v.iter().map(|&i| &self.addresses[i]).collect()).unwrap_or_default()
     }
 
     /// All addresses of one block (more than one when its module is called several times).
@@ -250,9 +245,8 @@ impl Index {
     pub fn companions(&self, ws: &Workspace, target: ResourceId, rtype: &str, attr: &str) -> Vec<ResourceId> {
         let t = &self.resources[target.0];
         let t_block = self.block(ws, target);
-        let literal_name = ["bucket", "name"]
-            .iter()
-            .find_map(|k| literal::attr_str(&t_block.body, k).and_then(Result::ok));
+        let literal_name =
+            ["bucket", "name"].iter().find_map(|k| literal::attr_str(&t_block.body, k).and_then(Result::ok));
         self.of_type(rtype)
             .filter(|&id| {
                 let r = &self.resources[id.0];
@@ -283,4 +277,3 @@ impl Index {
             .collect()
     }
 }
-

@@ -147,9 +147,7 @@ pub fn nested_blocks<'a>(body: &'a Body, ident: &'a str) -> impl Iterator<Item =
     body.blocks().filter_map(move |b| {
         if b.ident.value().as_str() == ident {
             Some(NestedBlock { block: b, dynamic: false })
-        } else if b.ident.value().as_str() == "dynamic"
-            && b.labels.first().map(|l| l.as_str()) == Some(ident)
-        {
+        } else if b.ident.value().as_str() == "dynamic" && b.labels.first().map(|l| l.as_str()) == Some(ident) {
             Some(NestedBlock { block: b, dynamic: true })
         } else {
             None

@@ -40,10 +40,15 @@ pub struct Located {
 pub enum Locate {
     Found(Located),
     /// State puts the resource inside a module whose code is not in this repository.
-    InRemoteModule { address: String, call: ModuleCall },
+    InRemoteModule {
+        address: String,
+        call: ModuleCall,
+    },
     /// Several blocks match and nothing tells them apart.
     Ambiguous(Vec<String>),
-    NotFound { tried: String },
+    NotFound {
+        tried: String,
+    },
 }
 
 /// Locate the block defining `resource` among the blocks of `terraform_types`.
@@ -124,10 +129,7 @@ fn via_state(resource: &ResourceRef, index: &Index, state: &[StateInstance], typ
         }
         let by_id = id_attrs.iter().any(|a| inst.attr_str(a) == Some(resource.id.as_str()));
         let by_arn = resource.arn.as_deref().is_some_and(|arn| inst.attr_str("arn") == Some(arn));
-        let by_name = resource
-            .name
-            .as_deref()
-            .is_some_and(|n| name_attrs.iter().any(|a| inst.attr_str(a) == Some(n)));
+        let by_name = resource.name.as_deref().is_some_and(|n| name_attrs.iter().any(|a| inst.attr_str(a) == Some(n)));
         by_id || by_arn || by_name
     };
     let inst = state.iter().find(matches)?;

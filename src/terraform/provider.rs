@@ -48,11 +48,8 @@ impl ProviderVersion {
 
 /// Detect the AWS provider version for a root module directory.
 pub fn detect(ws: &Workspace, root: &str) -> (ProviderVersion, VersionSource) {
-    let lock_path = if root.is_empty() {
-        ".terraform.lock.hcl".to_owned()
-    } else {
-        format!("{root}/.terraform.lock.hcl")
-    };
+    let lock_path =
+        if root.is_empty() { ".terraform.lock.hcl".to_owned() } else { format!("{root}/.terraform.lock.hcl") };
     if let Some(text) = ws.lock_files().get(&lock_path)
         && let Some(v) = from_lock_file(text)
     {

@@ -52,9 +52,8 @@ pub fn find(ws: &Workspace, index: &Index, id: ResourceId, identifier: &str, nam
                 let mut words = rest.splitn(2, char::is_whitespace);
                 let target = words.next().unwrap_or_default();
                 let reason = words.next().unwrap_or_default().trim();
-                let names_rule = target == "*"
-                    || target.eq_ignore_ascii_case(identifier)
-                    || target.eq_ignore_ascii_case(name);
+                let names_rule =
+                    target == "*" || target.eq_ignore_ascii_case(identifier) || target.eq_ignore_ascii_case(name);
                 if names_rule {
                     let line_no = file.line_of(offset);
                     return if reason.is_empty() {
@@ -88,14 +87,23 @@ mod tests {
             verdict(above),
             Ignore::Suppressed(Suppression { reason: "bastion host, reviewed by secops".into(), line: 1 })
         );
-        let inside = "resource \"aws_security_group\" \"b\" {\n  // driftfix:ignore INCOMING_SSH_DISABLED vendor VPN\n}\n";
+        let inside =
+            "resource \"aws_security_group\" \"b\" {\n  // driftfix:ignore INCOMING_SSH_DISABLED vendor VPN\n}\n";
         assert!(matches!(verdict(inside), Ignore::Suppressed(s) if s.line == 2));
     }
 
     #[test]
     fn no_reason_or_other_rule_does_not_suppress() {
         assert_eq!(verdict("# driftfix:ignore restricted-ssh\nresource \"a\" \"b\" {\n}\n"), Ignore::MissingReason(1));
-        assert_eq!(verdict("# driftfix:ignore s3-bucket-versioning-enabled x\nresource \"a\" \"b\" {\n}\n"), Ignore::None);
-        assert_eq!(verdict("# unrelated\n\n# driftfix:ignore restricted-ssh detached by a blank line\n\nresource \"a\" \"b\" {\n}\n"), Ignore::None);
+        assert_eq!(
+            verdict("# driftfix:ignore s3-bucket-versioning-enabled x\nresource \"a\" \"b\" {\n}\n"),
+            Ignore::None
+        );
+        assert_eq!(
+            verdict(
+                "# unrelated\n\n# driftfix:ignore restricted-ssh detached by a blank line\n\nresource \"a\" \"b\" {\n}\n"
+            ),
+            Ignore::None
+        );
     }
 }

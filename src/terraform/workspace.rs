@@ -218,11 +218,7 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 /// Join a module directory and a relative `source`, resolving `.` and `..` lexically.
 /// Returns `None` when the path escapes the workspace root.
 pub fn join_module_path(dir: &str, source: &str) -> Option<String> {
-    let mut parts: Vec<String> = if dir.is_empty() {
-        Vec::new()
-    } else {
-        dir.split('/').map(str::to_owned).collect()
-    };
+    let mut parts: Vec<String> = if dir.is_empty() { Vec::new() } else { dir.split('/').map(str::to_owned).collect() };
     for c in Path::new(source).components() {
         match c {
             Component::CurDir => {}

@@ -13,11 +13,7 @@ pub fn examples() -> PathBuf {
 
 /// Run the `driftfix` binary with arguments.
 pub fn driftfix(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_driftfix"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("driftfix runs")
+    Command::new(env!("CARGO_BIN_EXE_driftfix")).args(args).env("NO_COLOR", "1").output().expect("driftfix runs")
 }
 
 pub fn stdout(o: &Output) -> String {
