@@ -86,8 +86,10 @@ pub fn locate(
     }
     match hits.len() {
         0 => Locate::NotFound {
-            tried: if names.is_empty() {
-                "no state entry matched and the finding names nothing to match in code".into()
+            tried: if names.is_empty() && state.is_empty() {
+                "without Terraform state (`--state`) only a literal name or `Name` tag can identify it, and the finding carries neither".into()
+            } else if names.is_empty() {
+                "no state entry has its identifier, and the finding carries no name to match in code".into()
             } else {
                 format!(
                     "no {} block has a literal {} or Name tag equal to {}",
