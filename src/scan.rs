@@ -142,7 +142,7 @@ fn fixable_edits(ws: &Workspace, index: &Index, params: &Params, policy: &Policy
                 continue;
             }
             if let Fix::Edits { edits, .. } = rule.fix(&cx, &target)
-                && proves(ws, &edits, *rule, &target, params, policy)
+                && proves(ws, index, &edits, *rule, &target, params, policy)
             {
                 out.push(edits);
             }
@@ -154,6 +154,7 @@ fn fixable_edits(ws: &Workspace, index: &Index, params: &Params, policy: &Policy
 /// The edits re-parse and make the rule pass on the block.
 fn proves(
     ws: &Workspace,
+    before: &Index,
     edits: &[edit::Edit],
     rule: &dyn Rule,
     target: &Target,
@@ -166,7 +167,6 @@ fn proves(
         return false;
     }
     let index = Index::build(&trial);
-    let before = Index::build(ws);
     let address = before.resource(target.resource).local_address();
     let dir = &before.resource(target.resource).dir;
     let Some((id, _)) = index.resources().find(|(_, r)| &r.dir == dir && r.local_address() == address) else {

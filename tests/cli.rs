@@ -354,3 +354,44 @@ fn rules_lists_the_catalog() {
     let j = json(&driftfix(&["rules", "--output", "json"]));
     assert!(j.as_array().unwrap().len() >= 10);
 }
+
+#[test]
+fn the_readme_example_fixes_world_open_ssh_from_a_configuration_change() {
+    let o = driftfix(&[
+        "remediate",
+        "--event",
+        &ex("events/eb_ci_change.json"),
+        "--repo",
+        &ex("terraform"),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["outcome"], "fix");
+    assert_eq!(v["rule"]["identifier"], "INCOMING_SSH_DISABLED", "rule read off the configuration item");
+    assert_eq!(v["location"]["address"], "module.network.aws_security_group.web");
+    assert_eq!(v["location"]["file"], "modules/network/main.tf");
+    let diff = v["changes"][0]["diff"].as_str().unwrap();
+    let removed: Vec<&str> = diff.lines().filter(|l| l.starts_with('-') && !l.starts_with("---")).collect();
+    assert_eq!(removed.len(), 9, "the SSH ingress block and its comment go, nothing else: {diff}");
+    assert!(removed.iter().any(|l| l.contains("from_port   = 22")));
+    assert!(!diff.lines().any(|l| l.starts_with('+') && !l.starts_with("+++")), "nothing added: {diff}");
+
+    // With an allow-list the world CIDR is replaced instead.
+    let dir = tree(&[("policy.toml", "ssh_allowed_cidrs = [\"10.0.0.0/8\"]\n")]);
+    let policy = dir.path().join("policy.toml");
+    let v = json(&driftfix(&[
+        "remediate",
+        "--event",
+        &ex("events/eb_ci_change.json"),
+        "--repo",
+        &ex("terraform"),
+        "--output",
+        "json",
+        "--policy",
+        policy.to_str().unwrap(),
+    ]));
+    let diff = v["changes"][0]["diff"].as_str().unwrap();
+    assert!(diff.contains("-    cidr_blocks = [\"0.0.0.0/0\"]\n+    cidr_blocks = [\"10.0.0.0/8\"]\n"), "{diff}");
+}

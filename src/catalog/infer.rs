@@ -20,7 +20,8 @@ pub fn rule_from_configuration(
             if open.iter().any(|r| r.contains(22)) {
                 return by_identifier("INCOMING_SSH_DISABLED");
             }
-            let blocked = blocked_ports(params);
+            // Unusable port parameters make the common-ports rule undecidable; SSH was checked above.
+            let blocked = super::sg::params_ports(params).ok()?;
             if blocked.iter().any(|p| open.iter().any(|r| r.contains(*p))) {
                 return by_identifier("RESTRICTED_INCOMING_TRAFFIC");
             }
@@ -28,13 +29,6 @@ pub fn rule_from_configuration(
         }
         _ => None,
     }
-}
-
-/// `blockedPort1..5`, or the managed rule's defaults.
-pub fn blocked_ports(params: &Params) -> Vec<u16> {
-    let given: Vec<u16> =
-        (1..=5).filter_map(|i| params.get(&format!("blockedPort{i}"))).filter_map(|v| v.trim().parse().ok()).collect();
-    if given.is_empty() { vec![20, 21, 3389, 3306, 4333] } else { given }
 }
 
 /// An inclusive port range of a world-open permission.

@@ -94,7 +94,9 @@ impl OpenPorts {
     }
 }
 
-fn params_ports(params: &Params) -> Result<Vec<u16>, Advice> {
+/// The ports restricted-common-ports blocks: `blockedPort1..5` (each replacing its own default) and
+/// `blockedPorts`.
+pub(crate) fn params_ports(params: &Params) -> Result<Vec<u16>, Advice> {
     let mut out = Vec::new();
     for (key, default) in PORT_PARAMS {
         let port = params.get(key).map_or(Ok(default), |v| parse_port(key, v))?;

@@ -164,6 +164,22 @@ fn line_indent(text: &str, offset: usize) -> String {
     text[start..].chars().take_while(|c| *c == ' ' || *c == '\t').collect()
 }
 
+/// Start of the comment lines directly above the line holding `offset` (no blank line between),
+/// or of that line itself: a block's own comments, which move and go with it.
+pub fn attached_comments_start(text: &str, offset: usize) -> usize {
+    let mut start = line_start(text, offset);
+    while start > 0 {
+        let prev = line_start(text, start - 1);
+        let l = text[prev..start].trim();
+        if l.starts_with('#') || l.starts_with("//") {
+            start = prev;
+        } else {
+            break;
+        }
+    }
+    start
+}
+
 /// Re-indent a snippet written with two-space indentation to `base` + the file's `unit`.
 pub fn reindent(snippet: &str, base: &str, unit: &str) -> String {
     let mut out = String::new();
@@ -279,19 +295,10 @@ pub fn insert_after(ws: &Workspace, file: FileId, block: &Block, snippet: &str) 
 pub fn remove_block(ws: &Workspace, file: FileId, block: &Block) -> Result<Edit, EditError> {
     let text = &ws.file(file).text;
     let span = block.span().ok_or(EditError::NoSpan("a block"))?;
-    let mut start = line_start(text, span.start);
-    if !text[start..span.start].trim().is_empty() {
+    if !text[line_start(text, span.start)..span.start].trim().is_empty() {
         return Ok(Edit { file, range: span, text: String::new() });
     }
-    while start > 0 {
-        let prev = line_start(text, start - 1);
-        let l = text[prev..start].trim();
-        if l.starts_with('#') || l.starts_with("//") {
-            start = prev;
-        } else {
-            break;
-        }
-    }
+    let mut start = attached_comments_start(text, span.start);
     let mut end = line_end(text, span.end.saturating_sub(1));
     if !text[span.end..end].trim().is_empty() {
         end = span.end;

@@ -2,7 +2,7 @@
 //! resource block or inside it. A reason is mandatory, as in review bots users trust: an ignore
 //! without one is reported and not honoured.
 
-use super::edit::{line_end, line_start};
+use super::edit::{attached_comments_start, line_end};
 use super::index::{Index, ResourceId};
 use super::workspace::Workspace;
 use hcl_edit::Span;
@@ -31,16 +31,7 @@ pub fn find(ws: &Workspace, index: &Index, id: ResourceId, identifier: &str, nam
     let file = ws.file(r.file);
     let text = &file.text;
     let Some(span) = index.block(ws, id).span() else { return Ignore::None };
-    let mut start = line_start(text, span.start);
-    while start > 0 {
-        let prev = line_start(text, start - 1);
-        let l = text[prev..start].trim();
-        if l.starts_with('#') || l.starts_with("//") {
-            start = prev;
-        } else {
-            break;
-        }
-    }
+    let start = attached_comments_start(text, span.start);
     let end = line_end(text, span.end.saturating_sub(1));
     let mut offset = start;
     for line in text[start..end].split_inclusive('\n') {
