@@ -9,23 +9,26 @@ fn ex(path: &str) -> String {
     examples().join(path).to_string_lossy().into_owned()
 }
 
+/// `driftfix remediate --event examples/events/<event> --repo <repo> <extra…>`.
+fn remediate_on(repo: &str, event: &str, extra: &[&str]) -> std::process::Output {
+    let event = ex(&format!("events/{event}"));
+    let mut args = vec!["remediate", "--event", &event, "--repo", repo];
+    args.extend_from_slice(extra);
+    driftfix(&args)
+}
+
+/// The same on the bundled example repository.
+fn remediate(event: &str, extra: &[&str]) -> std::process::Output {
+    remediate_on(&ex("terraform"), event, extra)
+}
+
 fn json(o: &std::process::Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
 }
 
 #[test]
 fn remediate_json_has_exactly_the_documented_shape() {
-    let o = driftfix(&[
-        "remediate",
-        "--event",
-        &ex("events/eb_rds_public.json"),
-        "--repo",
-        &ex("terraform"),
-        "--state",
-        &ex("state/terraform.tfstate"),
-        "--output",
-        "json",
-    ]);
+    let o = remediate("eb_rds_public.json", &["--state", &ex("state/terraform.tfstate"), "--output", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v = json(&o);
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
@@ -74,17 +77,7 @@ fn remediate_json_has_exactly_the_documented_shape() {
 
 #[test]
 fn the_same_finding_always_gets_the_same_branch_and_key() {
-    let run = || {
-        json(&driftfix(&[
-            "remediate",
-            "--event",
-            &ex("events/securityhub_sqs.json"),
-            "--repo",
-            &ex("terraform"),
-            "--output",
-            "json",
-        ]))
-    };
+    let run = || json(&remediate("securityhub_sqs.json", &["--output", "json"]));
     let (a, b) = (run(), run());
     assert_eq!(a["outcome"], "fix");
     assert_eq!(a["pr"], b["pr"]);
@@ -94,15 +87,7 @@ fn the_same_finding_always_gets_the_same_branch_and_key() {
 fn write_applies_the_fix_and_touches_nothing_else() {
     let repo = copy_tree(&examples().join("terraform"));
     let before = snapshot(repo.path());
-    let args = [
-        "remediate",
-        "--event",
-        &ex("events/securityhub_sqs.json"),
-        "--repo",
-        repo.path().to_str().unwrap(),
-        "--write",
-    ];
-    let o = driftfix(&args);
+    let o = remediate_on(repo.path().to_str().unwrap(), "securityhub_sqs.json", &["--write"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let after = snapshot(repo.path());
     let changed: Vec<&String> = after.keys().filter(|k| before[*k] != after[*k]).collect();
@@ -113,15 +98,7 @@ fn write_applies_the_fix_and_touches_nothing_else() {
     assert_eq!(added, ["  sqs_managed_sse_enabled    = true"], "aligned with its neighbours");
     assert_eq!(new.replace("  sqs_managed_sse_enabled    = true\n", ""), old, "every other byte identical");
     // Running again: the code now satisfies the rule, so the cloud merely drifted.
-    let again = json(&driftfix(&[
-        "remediate",
-        "--event",
-        &ex("events/securityhub_sqs.json"),
-        "--repo",
-        repo.path().to_str().unwrap(),
-        "--output",
-        "json",
-    ]));
+    let again = json(&remediate_on(repo.path().to_str().unwrap(), "securityhub_sqs.json", &["--output", "json"]));
     assert_eq!(again["outcome"], "drift-only");
     assert_eq!(again["pr"], Value::Null);
     assert_eq!(again["changes"], serde_json::json!([]));
@@ -129,7 +106,7 @@ fn write_applies_the_fix_and_touches_nothing_else() {
 
 #[test]
 fn text_output_shows_outcome_diff_and_pr() {
-    let o = driftfix(&["remediate", "--event", &ex("events/securityhub_sqs.json"), "--repo", &ex("terraform")]);
+    let o = remediate("securityhub_sqs.json", &[]);
     assert_eq!(o.status.code(), Some(0));
     let out = stdout(&o);
     assert!(out.starts_with("outcome:  fix\nrule:     SQS_QUEUE_ENCRYPTED (sqs-queue-encrypted)\n"), "{out}");
@@ -140,15 +117,7 @@ fn text_output_shows_outcome_diff_and_pr() {
 
 #[test]
 fn unsupported_rule_is_exit_zero_with_a_reason() {
-    let o = driftfix(&[
-        "remediate",
-        "--event",
-        &ex("events/sns_compliance.json"),
-        "--repo",
-        &ex("terraform"),
-        "--output",
-        "json",
-    ]);
+    let o = remediate("sns_compliance.json", &["--output", "json"]);
     assert_eq!(o.status.code(), Some(0));
     let v = json(&o);
     assert_eq!(v["outcome"], "unsupported");
@@ -357,15 +326,7 @@ fn rules_lists_the_catalog() {
 
 #[test]
 fn the_readme_example_fixes_world_open_ssh_from_a_configuration_change() {
-    let o = driftfix(&[
-        "remediate",
-        "--event",
-        &ex("events/eb_ci_change.json"),
-        "--repo",
-        &ex("terraform"),
-        "--output",
-        "json",
-    ]);
+    let o = remediate("eb_ci_change.json", &["--output", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v = json(&o);
     assert_eq!(v["outcome"], "fix");
@@ -381,17 +342,7 @@ fn the_readme_example_fixes_world_open_ssh_from_a_configuration_change() {
     // With an allow-list the world CIDR is replaced instead.
     let dir = tree(&[("policy.toml", "ssh_allowed_cidrs = [\"10.0.0.0/8\"]\n")]);
     let policy = dir.path().join("policy.toml");
-    let v = json(&driftfix(&[
-        "remediate",
-        "--event",
-        &ex("events/eb_ci_change.json"),
-        "--repo",
-        &ex("terraform"),
-        "--output",
-        "json",
-        "--policy",
-        policy.to_str().unwrap(),
-    ]));
+    let v = json(&remediate("eb_ci_change.json", &["--output", "json", "--policy", policy.to_str().unwrap()]));
     let diff = v["changes"][0]["diff"].as_str().unwrap();
     assert!(diff.contains("-    cidr_blocks = [\"0.0.0.0/0\"]\n+    cidr_blocks = [\"10.0.0.0/8\"]\n"), "{diff}");
 }
