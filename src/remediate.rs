@@ -68,12 +68,6 @@ pub struct FileChange {
     pub after: String,
 }
 
-impl std::fmt::Debug for dyn Rule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.meta().identifier)
-    }
-}
-
 /// The result of remediating one finding.
 #[derive(Debug, Clone)]
 pub struct Outcome {

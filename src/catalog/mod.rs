@@ -175,6 +175,13 @@ pub trait Rule: Send + Sync {
     }
 }
 
+/// A rule prints as its identifier (outcomes hold `&dyn Rule`).
+impl std::fmt::Debug for dyn Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.meta().identifier)
+    }
+}
+
 /// The rule's InputParameters (`--param KEY=VALUE`), looked up case-insensitively.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Params(BTreeMap<String, String>);
