@@ -19,4 +19,5 @@ pub mod remediate;
 pub mod render;
 pub mod sarif;
 pub mod scan;
+pub mod store;
 pub mod terraform;

@@ -1,6 +1,7 @@
 //! Command-line arguments and the shared loading of inputs (events, repositories, state, policy,
 //! parameters), with every user mistake turned into a one-line error naming the problem.
 
+mod migrate;
 mod remediate;
 mod rules;
 mod scan;
@@ -28,6 +29,8 @@ enum Command {
     Scan(scan::Args),
     /// List the catalog: identifier, name, resource types, risk, fix or advice.
     Rules(rules::Args),
+    /// Apply the database migrations (SQLite by default, PostgreSQL with a postgres:// URL).
+    Migrate(migrate::Args),
     /// Run the webhook server (not built yet: see README, "Status").
     Serve,
     /// Reconcile with the AWS Config API (not built yet: see README, "Status").
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Remediate(a) => remediate::run(a),
         Command::Scan(a) => scan::run(a),
         Command::Rules(a) => rules::run(a),
+        Command::Migrate(a) => migrate::run(a),
         Command::Serve | Command::Sync => Err(CliError::Input(
             "`serve` and `sync` are not built yet in this version; `remediate` and `scan` are (see README, \"Status\")"
                 .into(),

@@ -1,0 +1,139 @@
+//! The job queue: claims with leases, retries with exponential backoff and jitter, and `dead` jobs
+//! kept with their last error.
+//!
+//! A claim is one `UPDATE … WHERE id = (SELECT …) RETURNING`: on PostgreSQL the inner select takes
+//! `FOR UPDATE SKIP LOCKED`, so replicas never wait on or double-claim a row; SQLite serialises
+//! writers, so the same statement is atomic there. A claim's `lease_until` is its token: a worker
+//! whose lease expired (it died, or stalled) cannot finish a job another worker has since claimed.
+
+use super::{Store, StoreError, now_ms, on_pool};
+use std::hash::{BuildHasher, Hasher};
+
+/// A claimed job.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub finding_key: Option<String>,
+    pub payload: String,
+    /// Including this one.
+    pub attempts: i64,
+    pub max_attempts: i64,
+    /// The claim's token.
+    pub lease_until: i64,
+}
+
+/// How a job's attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    Done,
+    /// Failed; retried later unless attempts are exhausted, then parked as `dead`.
+    Failed(String),
+}
+
+const RETURNING: &str = "RETURNING id, kind, finding_key, payload, attempts, max_attempts, lease_until";
+
+const CLAIM_POSTGRES: &str =
+    "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = $1, updated_at = $2
+     WHERE id = (SELECT id FROM jobs
+                 WHERE (state = 'queued' AND run_at <= $2)
+                    OR (state = 'running' AND lease_until < $2 AND attempts < max_attempts)
+                 ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+     RETURNING id, kind, finding_key, payload, attempts, max_attempts, lease_until";
+
+const CLAIM_SQLITE: &str =
+    "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = $1, updated_at = $2
+     WHERE id = (SELECT id FROM jobs
+                 WHERE (state = 'queued' AND run_at <= $2)
+                    OR (state = 'running' AND lease_until < $2 AND attempts < max_attempts)
+                 ORDER BY run_at, id LIMIT 1)
+     RETURNING id, kind, finding_key, payload, attempts, max_attempts, lease_until";
+
+/// First retry delay; doubles per attempt up to [`MAX_BACKOFF_MS`].
+const BASE_BACKOFF_MS: i64 = 10_000;
+const MAX_BACKOFF_MS: i64 = 3_600_000;
+
+impl Store {
+    /// Claim the next ready job (queued and due, or running with an expired lease) for `lease_ms`.
+    pub async fn claim_job(&self, lease_ms: i64) -> Result<Option<Job>, StoreError> {
+        let now = now_ms();
+        let job = match self {
+            Store::Postgres(p) => {
+                sqlx::query_as(CLAIM_POSTGRES).bind(now + lease_ms).bind(now).fetch_optional(p).await?
+            }
+            Store::Sqlite(p) => sqlx::query_as(CLAIM_SQLITE).bind(now + lease_ms).bind(now).fetch_optional(p).await?,
+        };
+        debug_assert!(CLAIM_SQLITE.ends_with(RETURNING) && CLAIM_POSTGRES.ends_with(RETURNING));
+        Ok(job)
+    }
+
+    /// Record how an attempt ended. Returns `false` when the claim was lost (lease expired and the
+    /// job was claimed again): the result is then dropped, as the new owner will produce it.
+    pub async fn finish_job(&self, job: &Job, outcome: &JobOutcome) -> Result<bool, StoreError> {
+        const DONE: &str = "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1
+             WHERE id = $2 AND state = 'running' AND lease_until = $3";
+        const RETRY: &str =
+            "UPDATE jobs SET state = $1, run_at = $2, lease_until = NULL, last_error = $3, updated_at = $4
+             WHERE id = $5 AND state = 'running' AND lease_until = $6";
+        let now = now_ms();
+        let result = match outcome {
+            JobOutcome::Done => {
+                on_pool!(self, p => sqlx::query(DONE).bind(now).bind(job.id).bind(job.lease_until).execute(p).await?.rows_affected())
+            }
+            JobOutcome::Failed(error) => {
+                let dead = job.attempts >= job.max_attempts;
+                let state = if dead { "dead" } else { "queued" };
+                let run_at = if dead { now } else { now + backoff_ms(job.attempts) };
+                on_pool!(self, p => sqlx::query(RETRY).bind(state).bind(run_at).bind(error).bind(now).bind(job.id).bind(job.lease_until).execute(p).await?.rows_affected())
+            }
+        };
+        Ok(result == 1)
+    }
+
+    /// Park running jobs whose lease expired on their last attempt as `dead` (their worker died on
+    /// every try). Returns how many were parked.
+    pub async fn reap_jobs(&self) -> Result<u64, StoreError> {
+        const SQL: &str =
+            "UPDATE jobs SET state = 'dead', last_error = COALESCE(last_error, 'lease expired on the last attempt'),
+                 lease_until = NULL, updated_at = $1
+             WHERE state = 'running' AND lease_until < $1 AND attempts >= max_attempts";
+        Ok(on_pool!(self, p => sqlx::query(SQL).bind(now_ms()).execute(p).await?.rows_affected()))
+    }
+
+    /// Job counts by state: `(state, count)`, sorted by state.
+    pub async fn job_states(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        const SQL: &str = "SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state";
+        Ok(on_pool!(self, p => sqlx::query_as(SQL).fetch_all(p).await?))
+    }
+
+    /// A job's `(state, attempts, last_error, run_at)`.
+    pub async fn job_status(&self, id: i64) -> Result<Option<(String, i64, Option<String>, i64)>, StoreError> {
+        const SQL: &str = "SELECT state, attempts, last_error, run_at FROM jobs WHERE id = $1";
+        Ok(on_pool!(self, p => sqlx::query_as(SQL).bind(id).fetch_optional(p).await?))
+    }
+}
+
+/// Delay before retry `attempt` (1-based): exponential, capped, with jitter in its upper half so
+/// replicas retrying together spread out.
+pub fn backoff_ms(attempt: i64) -> i64 {
+    let exp = u32::try_from(attempt.clamp(1, 20) - 1).unwrap_or(0);
+    let delay = BASE_BACKOFF_MS.saturating_mul(1_i64 << exp).min(MAX_BACKOFF_MS);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_i64(attempt);
+    let jitter = i64::try_from(h.finish() % u64::try_from(delay / 2 + 1).unwrap_or(1)).unwrap_or(0);
+    delay / 2 + jitter
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        for attempt in 1..30 {
+            let d = super::backoff_ms(attempt);
+            let full = (super::BASE_BACKOFF_MS << (attempt.min(20) - 1)).min(super::MAX_BACKOFF_MS);
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d} not in [{}, {full}]", full / 2);
+        }
+        let samples: std::collections::BTreeSet<i64> = (0..20).map(|_| super::backoff_ms(5)).collect();
+        assert!(samples.len() > 1, "jitter varies");
+    }
+}

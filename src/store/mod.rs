@@ -1,0 +1,119 @@
+//! The durable store: raw events, findings, jobs, proposals and the append-only audit log, in SQLite
+//! (the default: `driftfix serve` runs with nothing else installed) or PostgreSQL (for replicas).
+//!
+//! Both dialects share one schema (`migrations/sqlite`, `migrations/postgres`) and, except for job
+//! claims, one SQL text: times are epoch milliseconds and JSON is text, so `$n` placeholders,
+//! `ON CONFLICT` and `RETURNING` run unchanged on both. Native pools sit behind one enum instead of
+//! `sqlx::Any`, which cannot decode PostgreSQL's own types. Uniqueness constraints, not application
+//! checks, make duplicate work impossible: `(source, dedup_id)` on events and one open job per
+//! finding and kind.
+
+mod jobs;
+mod record;
+
+pub use jobs::{Job, JobOutcome};
+pub use record::{NewEvent, Recorded};
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Default database: a SQLite file in the working directory.
+pub const DEFAULT_URL: &str = "sqlite://driftfix.db";
+
+/// A store failure. Connection strings never appear in these messages (they may hold passwords).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL must start with sqlite:// or postgres:// (got a `{0}` URL)")]
+    Scheme(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The store, over one of the two supported databases.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Run the same statement-building code against whichever pool the store holds.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            Store::Sqlite($pool) => $body,
+            Store::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+impl Store {
+    /// Connect to `sqlite://path` (created if missing; WAL, `synchronous=NORMAL`, busy timeout) or
+    /// `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
+            Ok(Store::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool =
+                PgPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+            Ok(Store::Postgres(pool))
+        } else {
+            let scheme = url.split_once(':').map_or("unknown", |(s, _)| s);
+            Err(StoreError::Scheme(scheme.chars().take(20).collect()))
+        }
+    }
+
+    /// Apply pending migrations (forward-only).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+            Store::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether every migration this binary knows is applied (for readiness checks).
+    pub async fn is_migrated(&self) -> Result<bool, StoreError> {
+        let known = match self {
+            Store::Sqlite(_) => sqlx::migrate!("./migrations/sqlite").iter().count(),
+            Store::Postgres(_) => sqlx::migrate!("./migrations/postgres").iter().count(),
+        };
+        let applied: Result<i64, sqlx::Error> = on_pool!(self, p => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(p).await
+        });
+        match applied {
+            Ok(n) => Ok(usize::try_from(n).unwrap_or(0) >= known),
+            Err(sqlx::Error::Database(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn dialect(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await)
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

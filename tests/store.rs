@@ -1,0 +1,206 @@
+//! The store against real databases: a SQLite file and a PostgreSQL server. Every scenario runs on
+//! both. PostgreSQL comes from `DRIFTFIX_TEST_POSTGRES_URL` (an admin URL; `.ci/run` starts the
+//! server and sets it); each test creates its own database. Without it these tests fail, unless
+//! `DRIFTFIX_SKIP_POSTGRES=1` says to skip PostgreSQL on purpose.
+
+mod support;
+
+use driftfix::finding::parse_event;
+use driftfix::store::{JobOutcome, NewEvent, Recorded, Store};
+use std::collections::BTreeSet;
+
+async fn sqlite() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("driftfix.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    (store, dir)
+}
+
+async fn postgres(name: &str) -> Option<Store> {
+    if std::env::var_os("DRIFTFIX_SKIP_POSTGRES").is_some() {
+        return None;
+    }
+    let admin = std::env::var("DRIFTFIX_TEST_POSTGRES_URL")
+        .expect("DRIFTFIX_TEST_POSTGRES_URL is not set: run .ci/run, or DRIFTFIX_SKIP_POSTGRES=1 to skip PostgreSQL");
+    // Deterministic (a rerun drops and reuses it) and within PostgreSQL's 63-byte identifier limit.
+    let db = format!("driftfix_test_{}", name.chars().take(40).collect::<String>());
+    let Store::Postgres(pool) = Store::connect(&admin).await.unwrap() else { panic!("not a PostgreSQL URL") };
+    let drop_db = format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)");
+    let create_db = format!("CREATE DATABASE {db}");
+    sqlx::query(sqlx::AssertSqlSafe(drop_db)).execute(&pool).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(create_db)).execute(&pool).await.unwrap();
+    pool.close().await;
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+    let store = Store::connect(&format!("{base}/{db}")).await.unwrap();
+    store.migrate().await.unwrap();
+    Some(store)
+}
+
+/// Run a scenario on SQLite and on PostgreSQL.
+macro_rules! on_both {
+    ($name:ident, $scenario:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $name() {
+            let (store, _dir) = sqlite().await;
+            $scenario(&store).await;
+            if let Some(pg) = postgres(stringify!($name)).await {
+                $scenario(&pg).await;
+            }
+        }
+    };
+}
+
+fn event(resource: &str) -> String {
+    support::compliance_event("restricted-ssh", "AWS::EC2::SecurityGroup", resource)
+}
+
+async fn record(store: &Store, dedup: &str, body: &str) -> Recorded {
+    let f = parse_event(body.as_bytes()).unwrap();
+    let ev = NewEvent {
+        source: "eventbridge",
+        dedup_id: dedup,
+        body,
+        finding: Some((&f, "INCOMING_SSH_DISABLED")),
+        max_attempts: 3,
+    };
+    store.record_event(&ev).await.unwrap()
+}
+
+async fn migrations_are_idempotent(store: &Store) {
+    assert!(store.is_migrated().await.unwrap());
+    record(store, "e-1", &event("sg-1")).await;
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(store.counts().await.unwrap(), (1, 1, 1), "data survives re-running migrations");
+}
+on_both!(migrations_run_once_and_keep_data, migrations_are_idempotent);
+
+async fn redelivery_creates_no_work(store: &Store) {
+    let body = event("sg-2");
+    let first = record(store, "delivery-1", &body).await;
+    let Recorded::New { finding_key: Some(key), job_id: Some(_), .. } = first else { panic!("{first:?}") };
+    for _ in 0..9 {
+        assert_eq!(record(store, "delivery-1", &body).await, Recorded::Duplicate);
+    }
+    assert_eq!(store.counts().await.unwrap(), (1, 1, 1), "10 deliveries → one event, one finding, one job");
+    // A new evaluation of the same finding is a new event but not a second open job.
+    let again = record(store, "delivery-2", &body).await;
+    assert!(matches!(again, Recorded::New { job_id: None, .. }), "{again:?}");
+    assert_eq!(store.counts().await.unwrap(), (2, 1, 1));
+    assert_eq!(store.finding_state(key.as_str()).await.unwrap().as_deref(), Some("received"));
+    let trail = store.audit_trail(key.as_str()).await.unwrap();
+    assert_eq!(trail.len(), 2, "each accepted event is audited once: {trail:?}");
+    assert!(trail.iter().all(|(_, actor, action, _)| actor == "driftfix" && action == "event.accepted"));
+}
+on_both!(the_same_event_ten_times_is_one_finding_and_one_job, redelivery_creates_no_work);
+
+async fn ignored_events_are_kept(store: &Store) {
+    let ev = NewEvent { source: "sns", dedup_id: "m-1", body: "{}", finding: None, max_attempts: 3 };
+    assert!(matches!(store.record_event(&ev).await.unwrap(), Recorded::New { finding_key: None, job_id: None, .. }));
+    assert_eq!(store.counts().await.unwrap(), (1, 0, 0));
+    assert_eq!(store.record_event(&ev).await.unwrap(), Recorded::Duplicate);
+}
+on_both!(well_formed_events_without_a_finding_are_recorded_as_ignored, ignored_events_are_kept);
+
+async fn concurrent_claims_never_collide(store: &Store) {
+    for i in 0..60 {
+        record(store, &format!("d-{i}"), &event(&format!("sg-c{i}"))).await;
+    }
+    let mut workers = Vec::new();
+    for _ in 0..8 {
+        let s = store.clone();
+        workers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while let Some(job) = s.claim_job(60_000).await.unwrap() {
+                assert!(s.finish_job(&job, &JobOutcome::Done).await.unwrap());
+                mine.push(job.id);
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    let unique: BTreeSet<i64> = all.iter().copied().collect();
+    assert_eq!(all.len(), 60, "every job claimed exactly once");
+    assert_eq!(unique.len(), 60, "no job claimed twice");
+    assert_eq!(store.job_states().await.unwrap(), [("done".to_owned(), 60)]);
+}
+on_both!(eight_workers_claim_sixty_jobs_without_double_claims, concurrent_claims_never_collide);
+
+async fn retries_back_off_then_park_dead(store: &Store) {
+    let Recorded::New { job_id: Some(id), .. } = record(store, "r-1", &event("sg-r")).await else { panic!() };
+    let job = store.claim_job(60_000).await.unwrap().expect("claimable");
+    assert_eq!((job.id, job.attempts), (id, 1));
+    assert!(store.claim_job(60_000).await.unwrap().is_none(), "a leased job is not claimed twice");
+    assert!(store.finish_job(&job, &JobOutcome::Failed("GitHub answered 502".into())).await.unwrap());
+    let (state, attempts, error, run_at) = store.job_status(id).await.unwrap().unwrap();
+    assert_eq!((state.as_str(), attempts, error.as_deref()), ("queued", 1, Some("GitHub answered 502")));
+    assert!(run_at > driftfix::store::now_ms() + 4_000, "retry is delayed by backoff");
+    assert!(store.claim_job(60_000).await.unwrap().is_none(), "not due yet");
+    // Exhaust the attempts with expired leases: the reaper parks it as dead.
+    force_due(store, id).await;
+    for attempt in 2..=3 {
+        let j = store.claim_job(-1).await.unwrap().expect("due again");
+        assert_eq!(j.attempts, attempt);
+    }
+    assert!(store.claim_job(-1).await.unwrap().is_none(), "no attempts left to claim");
+    assert_eq!(store.reap_jobs().await.unwrap(), 1);
+    let (state, attempts, error, _) = store.job_status(id).await.unwrap().unwrap();
+    assert_eq!((state.as_str(), attempts), ("dead", 3));
+    assert_eq!(error.as_deref(), Some("GitHub answered 502"), "the last error is kept");
+}
+on_both!(failed_jobs_back_off_and_end_dead_with_their_error, retries_back_off_then_park_dead);
+
+async fn expired_leases_are_taken_over(store: &Store) {
+    record(store, "l-1", &event("sg-l")).await;
+    let crashed = store.claim_job(-1).await.unwrap().expect("claim");
+    let rescuer = store.claim_job(60_000).await.unwrap().expect("expired lease is claimable");
+    assert_eq!(rescuer.id, crashed.id);
+    assert!(!store.finish_job(&crashed, &JobOutcome::Done).await.unwrap(), "the old owner's result is dropped");
+    assert!(store.finish_job(&rescuer, &JobOutcome::Done).await.unwrap());
+}
+on_both!(a_dead_replicas_job_is_finished_by_another, expired_leases_are_taken_over);
+
+async fn audit_is_append_only(store: &Store) {
+    store.audit(Some("k"), "driftfix", "test", &serde_json::json!({"a": 1})).await.unwrap();
+    let update = match store {
+        Store::Sqlite(p) => sqlx::query("UPDATE audit_log SET action = 'x'").execute(p).await.map(|_| ()),
+        Store::Postgres(p) => sqlx::query("UPDATE audit_log SET action = 'x'").execute(p).await.map(|_| ()),
+    };
+    assert!(update.is_err(), "audit rows cannot be changed");
+    let delete = match store {
+        Store::Sqlite(p) => sqlx::query("DELETE FROM audit_log").execute(p).await.map(|_| ()),
+        Store::Postgres(p) => sqlx::query("DELETE FROM audit_log").execute(p).await.map(|_| ()),
+    };
+    assert!(delete.is_err(), "audit rows cannot be deleted");
+    assert_eq!(store.audit_trail("k").await.unwrap().len(), 1);
+}
+on_both!(the_audit_log_is_append_only, audit_is_append_only);
+
+async fn make_due(store: &Store, id: i64) -> u64 {
+    const SQL: &str = "UPDATE jobs SET run_at = 0 WHERE id = $1";
+    match store {
+        Store::Sqlite(p) => sqlx::query(SQL).bind(id).execute(p).await.unwrap().rows_affected(),
+        Store::Postgres(p) => sqlx::query(SQL).bind(id).execute(p).await.unwrap().rows_affected(),
+    }
+}
+
+async fn force_due(store: &Store, id: i64) {
+    assert_eq!(make_due(store, id).await, 1);
+}
+
+#[test]
+fn migrate_command_creates_and_reports_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("x.db").display());
+    let o = support::driftfix(&["migrate", "--database-url", &url]);
+    assert_eq!(o.status.code(), Some(0), "{}", support::stderr(&o));
+    assert_eq!(support::stdout(&o), "sqlite database is at the current schema\n");
+    assert!(dir.path().join("x.db").exists());
+    let bad = support::driftfix(&["migrate", "--database-url", "mysql://root:hunter2@db/x"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(!support::stderr(&bad).contains("hunter2"), "secrets never reach errors: {}", support::stderr(&bad));
+}
