@@ -11,13 +11,21 @@
 //! - [`scan`]: the same catalog over a whole tree, as a pre-merge gate (text, JSON, SARIF).
 //! - [`render`]: PR title/body/branch from `templates/`, unified diffs.
 
+pub mod api;
+pub mod auth;
 pub mod catalog;
+pub mod config;
 pub mod diff;
 pub mod finding;
+pub mod intake;
+pub mod metrics;
+pub mod ops;
 pub mod policy;
 pub mod remediate;
 pub mod render;
 pub mod sarif;
 pub mod scan;
+pub mod server;
 pub mod store;
 pub mod terraform;
+pub mod worker;

@@ -115,15 +115,7 @@ pub fn resolve_rule(req: &Request) -> Result<Option<&'static dyn Rule>, Remediat
     if let Some(id) = req.rule_override {
         return catalog::by_identifier(id).map(Some).ok_or_else(|| RemediateError::UnknownRule(id.to_owned()));
     }
-    let f = req.finding;
-    let from_name = f.rule.name.as_deref().and_then(catalog::by_event_name);
-    let from_control = || f.rule.security_control.as_deref().and_then(catalog::by_security_control);
-    let from_ci = || {
-        f.configuration
-            .as_ref()
-            .and_then(|c| catalog::infer::rule_from_configuration(&f.resource.resource_type, c, req.params))
-    };
-    Ok(from_name.or_else(from_control).or_else(from_ci))
+    Ok(catalog::resolve(req.finding, req.params))
 }
 
 /// Remediate one finding.

@@ -230,6 +230,19 @@ pub fn all() -> Vec<&'static dyn Rule> {
     v
 }
 
+/// The rule a finding is about, from what the event says: its rule name, then its Security Hub
+/// control, then (configuration-change events) the configuration item itself.
+pub fn resolve(f: &crate::finding::Finding, params: &Params) -> Option<&'static dyn Rule> {
+    f.rule
+        .name
+        .as_deref()
+        .and_then(by_event_name)
+        .or_else(|| f.rule.security_control.as_deref().and_then(by_security_control))
+        .or_else(|| {
+            f.configuration.as_ref().and_then(|c| infer::rule_from_configuration(&f.resource.resource_type, c, params))
+        })
+}
+
 /// The rule with this Config identifier (case-insensitive; `-` and `_` are equivalent).
 pub fn by_identifier(identifier: &str) -> Option<&'static dyn Rule> {
     let want = normalise(identifier);

@@ -1,10 +1,13 @@
 //! Command-line arguments and the shared loading of inputs (events, repositories, state, policy,
 //! parameters), with every user mistake turned into a one-line error naming the problem.
 
+mod check_config;
+mod findings;
 mod migrate;
 mod remediate;
 mod rules;
 mod scan;
+mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use driftfix::catalog::Params;
@@ -31,8 +34,12 @@ enum Command {
     Rules(rules::Args),
     /// Apply the database migrations (SQLite by default, PostgreSQL with a postgres:// URL).
     Migrate(migrate::Args),
-    /// Run the webhook server (not built yet: see README, "Status").
-    Serve,
+    /// List findings from the database: state, rule, resource, location (table or JSON).
+    Findings(findings::Args),
+    /// Validate a server configuration file and print what is wrong, with line numbers.
+    CheckConfig(check_config::Args),
+    /// Run the webhook server: authenticated intake, durable store, worker pool, read API.
+    Serve(serve::Args),
     /// Reconcile with the AWS Config API (not built yet: see README, "Status").
     Sync,
 }
@@ -65,8 +72,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Scan(a) => scan::run(a),
         Command::Rules(a) => rules::run(a),
         Command::Migrate(a) => migrate::run(a),
-        Command::Serve | Command::Sync => Err(CliError::Input(
-            "`serve` and `sync` are not built yet in this version; `remediate` and `scan` are (see README, \"Status\")"
+        Command::Findings(a) => findings::run(a),
+        Command::CheckConfig(a) => check_config::run(a),
+        Command::Serve(a) => serve::run(a),
+        Command::Sync => Err(CliError::Input(
+            "`sync` is not built yet in this version: it arrives with the AWS Config integration (see README, \"Status\")"
                 .into(),
         )),
     }

@@ -49,6 +49,10 @@ const CLAIM_SQLITE: &str =
                  ORDER BY run_at, id LIMIT 1)
      RETURNING id, kind, finding_key, payload, attempts, max_attempts, lease_until";
 
+/// Mark a claimed job done, if the claim (its `lease_until` token) still holds.
+pub(super) const JOB_DONE: &str = "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1
+     WHERE id = $2 AND state = 'running' AND lease_until = $3";
+
 /// First retry delay; doubles per attempt up to [`MAX_BACKOFF_MS`].
 const BASE_BACKOFF_MS: i64 = 10_000;
 const MAX_BACKOFF_MS: i64 = 3_600_000;
@@ -70,15 +74,13 @@ impl Store {
     /// Record how an attempt ended. Returns `false` when the claim was lost (lease expired and the
     /// job was claimed again): the result is then dropped, as the new owner will produce it.
     pub async fn finish_job(&self, job: &Job, outcome: &JobOutcome) -> Result<bool, StoreError> {
-        const DONE: &str = "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = $1
-             WHERE id = $2 AND state = 'running' AND lease_until = $3";
         const RETRY: &str =
             "UPDATE jobs SET state = $1, run_at = $2, lease_until = NULL, last_error = $3, updated_at = $4
              WHERE id = $5 AND state = 'running' AND lease_until = $6";
         let now = now_ms();
         let result = match outcome {
             JobOutcome::Done => {
-                on_pool!(self, p => sqlx::query(DONE).bind(now).bind(job.id).bind(job.lease_until).execute(p).await?.rows_affected())
+                on_pool!(self, p => sqlx::query(JOB_DONE).bind(now).bind(job.id).bind(job.lease_until).execute(p).await?.rows_affected())
             }
             JobOutcome::Failed(error) => {
                 let dead = job.attempts >= job.max_attempts;
@@ -100,9 +102,21 @@ impl Store {
         Ok(on_pool!(self, p => sqlx::query(SQL).bind(now_ms()).execute(p).await?.rows_affected()))
     }
 
+    /// Jobs waiting to run (the backpressure signal).
+    pub async fn queued_jobs(&self) -> Result<i64, StoreError> {
+        const SQL: &str = "SELECT COUNT(*) FROM jobs WHERE state = 'queued'";
+        Ok(on_pool!(self, p => sqlx::query_scalar(SQL).fetch_one(p).await?))
+    }
+
     /// Job counts by state: `(state, count)`, sorted by state.
     pub async fn job_states(&self) -> Result<Vec<(String, i64)>, StoreError> {
         const SQL: &str = "SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state";
+        Ok(on_pool!(self, p => sqlx::query_as(SQL).fetch_all(p).await?))
+    }
+
+    /// Finding counts by state: `(state, count)`, sorted by state.
+    pub async fn finding_states(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        const SQL: &str = "SELECT state, COUNT(*) FROM findings GROUP BY state ORDER BY state";
         Ok(on_pool!(self, p => sqlx::query_as(SQL).fetch_all(p).await?))
     }
 

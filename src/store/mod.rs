@@ -8,9 +8,14 @@
 //! checks, make duplicate work impossible: `(source, dedup_id)` on events and one open job per
 //! finding and kind.
 
+mod findings;
 mod jobs;
 mod record;
 
+pub use findings::{
+    AuditEntry, Cursor, DEFAULT_PAGE, DETAIL_HISTORY, EventSummary, FindingDetail, FindingFilter, FindingSummary,
+    LocationSummary, MAX_PAGE, Page, ProposalSummary, Resolution, ResourceSummary, RuleSummary, format_time,
+};
 pub use jobs::{Job, JobOutcome};
 pub use record::{NewEvent, Recorded};
 

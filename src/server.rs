@@ -1,0 +1,117 @@
+//! `driftfix serve`: the axum app (intake, read API, operational endpoints), the worker pool, and a
+//! graceful shutdown. On SIGTERM or Ctrl-C the listener stops taking requests and drains the ones in
+//! flight, and the workers stop claiming. A worker finishes the job it holds; a job it cannot
+//! finish keeps its lease until expiry and is then claimed by any replica, so nothing is lost.
+
+use crate::api::{self, ApiState};
+use crate::config::Config;
+use crate::intake::sns::HttpsConfirmer;
+use crate::intake::sns_verify::HttpsCertFetcher;
+use crate::intake::{self, IntakeSettings, IntakeState};
+use crate::metrics::Metrics;
+use crate::ops::{self, OpsState};
+use crate::store::Store;
+use crate::worker::{Worker, WorkerConfig};
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How long workers get to finish their current job after shutdown begins.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything `serve` runs, built from a configuration (separate from binding, for tests).
+pub struct App {
+    pub router: axum::Router,
+    pub store: Store,
+    pub workers: Vec<Worker>,
+}
+
+/// Connect, migrate, and assemble the routes and workers.
+pub async fn build(config: &Config) -> anyhow::Result<App> {
+    let store = Store::connect(config.database_url.expose_secret()).await.context("opening the database")?;
+    store.migrate().await.context("applying migrations")?;
+    let metrics = Arc::new(Metrics::default());
+    let intake = IntakeState {
+        store: store.clone(),
+        settings: Arc::new(intake_settings(config)),
+        metrics: metrics.clone(),
+        certs: Arc::new(HttpsCertFetcher::new()),
+        confirmer: Arc::new(HttpsConfirmer::new().map_err(anyhow::Error::msg)?),
+    };
+    let router = intake::router(intake)
+        .merge(api::router(ApiState { store: store.clone(), tokens: Arc::new(config.api.tokens.clone()) }))
+        .merge(ops::router(OpsState { store: store.clone(), metrics: metrics.clone() }))
+        .layer(axum::middleware::from_fn(ops::request_id));
+    let worker_config = WorkerConfig {
+        routes: config.routes.clone(),
+        policy: config.policy.clone(),
+        lease_ms: i64::try_from(config.lease_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
+        poll_interval: Duration::from_millis(500),
+        dry_run: config.dry_run,
+    };
+    let workers = (0..config.workers).map(|_| Worker::new(store.clone(), worker_config.clone())).collect();
+    Ok(App { router, store, workers })
+}
+
+fn intake_settings(config: &Config) -> IntakeSettings {
+    let i = &config.intake;
+    IntakeSettings {
+        eventbridge_header: i.eventbridge.header.to_ascii_lowercase(),
+        eventbridge_api_keys: i.eventbridge.api_keys.clone(),
+        eventbridge_basic: i.eventbridge.basic_auth.clone(),
+        sns_topic_arns: i.sns.topic_arns.clone(),
+        github_secrets: i.github.webhook_secrets.clone(),
+        body_limit: config.body_limit_bytes,
+        max_attempts: i64::from(config.max_attempts),
+        queue_high_water: i64::try_from(config.queue_high_water).unwrap_or(i64::MAX),
+    }
+}
+
+/// Serve until `shutdown` resolves, then drain.
+pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let app = build(&config).await?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    tracing::info!(listen = %listener.local_addr()?, database = app.store.dialect(), workers = app.workers.len(), "driftfix serving");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let handles: Vec<_> = app.workers.into_iter().map(|w| tokio::spawn(w.run(stop_rx.clone()))).collect();
+    let http = axum::serve(listener, app.router).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new requests or jobs");
+        let _ = stop_tx.send(true);
+    });
+    http.await.context("HTTP server")?;
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        for h in handles {
+            let _ = h.await;
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("workers did not finish in time; their jobs return to the queue when their leases expire");
+    }
+    app.store.close().await;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn termination() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

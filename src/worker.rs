@@ -1,0 +1,299 @@
+//! The worker: claims `remediate` jobs from the store, runs the engine on the finding's repository
+//! and stores what came out (state, outcome, diff, the rendered pull request).
+//!
+//! It is the only place the pure engine meets the store. Routing (which repository a finding
+//! belongs to) is decided here, per job, so a configuration change applies to the next job without
+//! touching stored data. Pull requests are rendered and stored but never pushed: that is the dry-run
+//! mode, and the only one until the GitHub adapter exists.
+//!
+//! Failures of the engine or of the file system end the attempt as [`JobOutcome::Failed`]; the store
+//! retries it with backoff and keeps the error, so nothing is lost. The worker never logs event
+//! bodies or file contents.
+
+use crate::catalog::{self, Params};
+use crate::config::Route;
+use crate::finding::{Finding, parse_event};
+use crate::policy::Policy;
+use crate::remediate::{Outcome, OutcomeKind, Request, remediate};
+use crate::render::{self, PullRequest};
+use crate::store::{Job, JobOutcome, Resolution, Store, StoreError};
+use crate::terraform::index::Index;
+use crate::terraform::state::{StateInstance, parse_state};
+use crate::terraform::workspace::Workspace;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// How often [`Worker::run`] parks jobs whose last lease expired.
+const REAP_EVERY: Duration = Duration::from_secs(60);
+
+/// What the worker needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Finding → repository; the first route that matches wins.
+    pub routes: Vec<Route>,
+    pub policy: Policy,
+    /// How long a claim lasts; a job still running after it may be claimed by another worker.
+    pub lease_ms: i64,
+    /// Sleep between polls when the queue is empty.
+    pub poll_interval: Duration,
+    /// Store proposals without pushing them. Pushing does not exist yet, so this is always the
+    /// behaviour; `false` only logs a warning at start.
+    pub dry_run: bool,
+}
+
+/// A failure of the store itself (the job's lease then expires and it is claimed again).
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Claims and works jobs. Cheap to clone; clones share the configuration.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    store: Store,
+    config: Arc<WorkerConfig>,
+}
+
+/// What the engine produced for one finding.
+struct Worked {
+    outcome: Outcome,
+    pr: Option<PullRequest>,
+}
+
+impl Worker {
+    pub fn new(store: Store, config: WorkerConfig) -> Worker {
+        Worker { store, config: Arc::new(config) }
+    }
+
+    /// Claim one job, work it and record how it ended. `Ok(false)` when no job was ready.
+    pub async fn run_once(&self) -> Result<bool, WorkerError> {
+        let Some(job) = self.store.claim_job(self.config.lease_ms).await? else { return Ok(false) };
+        let started = Instant::now();
+        let failure = match self.work(&job).await {
+            Ok(resolved) => {
+                let state = resolved.state();
+                if self.store.resolve_job(&job, &resolved.as_resolution()).await? {
+                    tracing::info!(
+                        job = job.id,
+                        attempt = job.attempts,
+                        state,
+                        elapsed_ms = elapsed_ms(started),
+                        "job done"
+                    );
+                } else {
+                    tracing::warn!(job = job.id, "lease expired before the job finished; another worker owns it now");
+                }
+                return Ok(true);
+            }
+            Err(Failure::Job(message)) => {
+                tracing::warn!(job = job.id, attempt = job.attempts, max_attempts = job.max_attempts, error = %message, "job failed");
+                JobOutcome::Failed(message)
+            }
+            Err(Failure::Store(e)) => {
+                tracing::warn!(job = job.id, error = %e, "store failed while working a job");
+                JobOutcome::Failed(format!("store: {e}"))
+            }
+        };
+        if !self.store.finish_job(&job, &failure).await? {
+            tracing::warn!(job = job.id, "lease expired before the job finished; another worker owns it now");
+        }
+        Ok(true)
+    }
+
+    /// Work jobs until `shutdown` turns `true` (or its sender is dropped). A job in progress is
+    /// finished first; no new job is claimed after the signal.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        if !self.config.dry_run {
+            tracing::warn!("pushing pull requests is not built yet: proposals are stored only (dry run)");
+        }
+        tracing::info!(routes = self.config.routes.len(), "worker started");
+        let mut last_reap: Option<Instant> = None;
+        while !*shutdown.borrow() {
+            if last_reap.is_none_or(|t| t.elapsed() >= REAP_EVERY) {
+                match self.store.reap_jobs().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(jobs = n, "parked jobs whose last attempt's lease expired as dead"),
+                    Err(e) => tracing::warn!(error = %e, "could not reap jobs"),
+                }
+                last_reap = Some(Instant::now());
+            }
+            let idle = match self.run_once().await {
+                Ok(worked) => !worked,
+                Err(e) => {
+                    tracing::warn!(error = %e, "store unavailable; retrying after the poll interval");
+                    true
+                }
+            };
+            if idle {
+                tokio::select! {
+                    () = tokio::time::sleep(self.config.poll_interval) => {}
+                    changed = shutdown.changed() => if changed.is_err() { break },
+                }
+            }
+        }
+        tracing::info!("worker stopped");
+    }
+
+    /// Work one job; `Ok` holds how it resolves the finding (written by the caller, under the lease).
+    async fn work(&self, job: &Job) -> Result<Resolved, Failure> {
+        if job.kind != "remediate" {
+            return Err(Failure::Job(format!("unknown job kind `{}`", job.kind)));
+        }
+        let key = job.finding_key.as_deref().ok_or_else(|| Failure::Job("job names no finding".into()))?;
+        let event_id = serde_json::from_str::<serde_json::Value>(&job.payload)
+            .ok()
+            .and_then(|p| p.get("event_id").and_then(serde_json::Value::as_i64))
+            .ok_or_else(|| Failure::Job("job payload has no `event_id`".into()))?;
+        let body = self
+            .store
+            .raw_event_body(event_id)
+            .await?
+            .ok_or_else(|| Failure::Job(format!("raw event {event_id} is missing")))?;
+        let finding = parse_event(body.as_bytes()).map_err(|e| Failure::Job(format!("raw event {event_id}: {e}")))?;
+        let Some(stored_rule) = self.store.finding_rule(key).await? else {
+            return Err(Failure::Job("the job's finding is missing".into()));
+        };
+        let Some(route) = self.config.routes.iter().find(|r| r.matches(&finding)).cloned() else {
+            let r = &finding.resource;
+            let reason =
+                format!("No route covers account `{}`, region `{}` and this resource's tags.", r.account, r.region);
+            self.store.set_route(key, None).await?;
+            return Ok(Resolved::State { state: "no-route", reason });
+        };
+        let repo_label = route.repo.clone();
+        self.store.set_route(key, Some((&route.name, &repo_label))).await?;
+        let rule_override = catalog::by_identifier(&stored_rule).map(|_| stored_rule.clone());
+        let policy = self.config.policy.clone();
+        let worked =
+            tokio::task::spawn_blocking(move || run_engine(&finding, &route, &policy, rule_override.as_deref()))
+                .await
+                .map_err(|e| Failure::Job(format!("engine task failed: {e}")))?
+                .map_err(Failure::Job)?;
+        let state = match (worked.outcome.kind, &worked.pr) {
+            (OutcomeKind::Fix, None) => return Err(Failure::Job("a fix rendered no pull request".into())),
+            (OutcomeKind::Fix, Some(_)) => "proposed",
+            (kind, _) => kind.as_str(),
+        };
+        Ok(Resolved::Outcome { state, outcome: Box::new(worked.outcome), pr: worked.pr })
+    }
+}
+
+/// How a job resolved its finding, owned until it is written by [`Store::resolve_job`].
+enum Resolved {
+    Outcome { state: &'static str, outcome: Box<Outcome>, pr: Option<PullRequest> },
+    State { state: &'static str, reason: String },
+}
+
+impl Resolved {
+    fn state(&self) -> &'static str {
+        match self {
+            Resolved::Outcome { state, .. } | Resolved::State { state, .. } => state,
+        }
+    }
+
+    fn as_resolution(&self) -> Resolution<'_> {
+        match self {
+            Resolved::Outcome { state, outcome, pr } => Resolution::Outcome { state, outcome, pr: pr.as_ref() },
+            Resolved::State { state, reason } => Resolution::State { state, reason },
+        }
+    }
+}
+
+/// Why an attempt failed.
+enum Failure {
+    /// The job's own problem (unreadable repository, engine error): retried with backoff.
+    Job(String),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Failure {
+        Failure::Store(e)
+    }
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The synchronous part: load the repository and state, remediate, render. Runs on a blocking thread.
+fn run_engine(finding: &Finding, route: &Route, policy: &Policy, rule: Option<&str>) -> Result<Worked, String> {
+    let repo = Path::new(&route.repo);
+    let ws = load_workspace(repo, &route.paths)?;
+    let state = load_states(repo, &route.state)?;
+    let index = Index::build(&ws);
+    let params = Params::default();
+    let req =
+        Request { finding, workspace: &ws, index: &index, state: &state, policy, params: &params, rule_override: rule };
+    let outcome = remediate(&req).map_err(|e| e.to_string())?;
+    let pr = render::pull_request(finding, &outcome).map_err(|e| e.to_string())?;
+    Ok(Worked { outcome, pr })
+}
+
+/// The route's repository: the whole tree, or the files under `paths` plus every local module they
+/// call (transitively), with paths still relative to the repository root.
+fn load_workspace(repo: &Path, paths: &[PathBuf]) -> Result<Workspace, String> {
+    if !repo.is_dir() {
+        return Err(format!("repository `{}` is not a directory", repo.display()));
+    }
+    let ws = Workspace::load(repo).map_err(|e| format!("cannot read repository `{}`: {e}", repo.display()))?;
+    let wanted: Vec<String> = paths.iter().map(|p| normalise_dir(&p.to_string_lossy())).collect();
+    if wanted.is_empty() || wanted.iter().any(String::is_empty) {
+        return Ok(ws);
+    }
+    let index = Index::build(&ws);
+    let under =
+        |dir: &str| wanted.iter().any(|w| dir == w || dir.strip_prefix(w.as_str()).is_some_and(|r| r.starts_with('/')));
+    let mut keep: BTreeSet<String> = ws.files().iter().map(|f| f.dir().to_owned()).filter(|d| under(d)).collect();
+    if keep.is_empty() {
+        return Err(format!("no Terraform files under {} in `{}`", wanted.join(", "), repo.display()));
+    }
+    let mut todo: Vec<String> = keep.iter().cloned().collect();
+    while let Some(dir) = todo.pop() {
+        for call in index.calls().iter().filter(|c| c.dir == dir) {
+            if let Some(child) = &call.local_dir
+                && keep.insert(child.clone())
+            {
+                todo.push(child.clone());
+            }
+        }
+    }
+    let dir_of = |path: &str| path.rsplit_once('/').map_or(String::new(), |(d, _)| d.to_owned());
+    let sources =
+        ws.files().iter().filter(|f| keep.contains(f.dir())).map(|f| (f.path.clone(), f.text.clone())).chain(
+            ws.lock_files().iter().filter(|(p, _)| keep.contains(&dir_of(p))).map(|(p, t)| (p.clone(), t.clone())),
+        );
+    Ok(Workspace::from_sources(sources))
+}
+
+/// `./envs/prod/` → `envs/prod`; `.` → "" (the whole repository).
+fn normalise_dir(p: &str) -> String {
+    p.split('/').filter(|s| !s.is_empty() && *s != ".").collect::<Vec<_>>().join("/")
+}
+
+fn load_states(repo: &Path, paths: &[PathBuf]) -> Result<Vec<StateInstance>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        let path = if p.is_absolute() { p.clone() } else { repo.join(p) };
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("cannot read state `{}`: {e}", path.display()))?;
+        out.extend(parse_state(&text).map_err(|e| format!("state `{}`: {e}", path.display()))?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise_dir;
+
+    #[test]
+    fn route_paths_are_normalised() {
+        assert_eq!(normalise_dir("./envs//prod/"), "envs/prod");
+        assert_eq!(normalise_dir("."), "");
+        assert_eq!(normalise_dir("modules"), "modules");
+    }
+}

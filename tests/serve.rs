@@ -1,0 +1,312 @@
+//! The real `driftfix serve` binary: end to end over HTTP, SIGTERM drains, SIGKILL mid-job loses
+//! nothing, and two replicas on one PostgreSQL process every finding exactly once.
+
+mod support;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const KEY: &str = "test-eventbridge-key";
+const TOKEN: &str = "test-api-token";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(config: &Path, port: u16) -> Server {
+        let child = Command::new(env!("CARGO_BIN_EXE_driftfix"))
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .env("DRIFTFIX_LISTEN", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("driftfix serve starts");
+        let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if http_get(&format!("{}/readyz", self.base), None).is_some_and(|(s, _)| s == 200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("server did not become ready");
+    }
+
+    fn signal(&mut self, sig: &str) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args([sig, &pid]).status().unwrap().success());
+    }
+
+    fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not exit in {within:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Minimal blocking HTTP/1.1 client over std (keeps the test free of async plumbing).
+fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let mut s = std::net::TcpStream::connect(host).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.split(' ').nth(1)?.parse().ok()?;
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Some((status, body))
+}
+
+fn http_get(url: &str, token: Option<&str>) -> Option<(u16, String)> {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| vec![("authorization", a)]).unwrap_or_default();
+    http("GET", url, &headers, "")
+}
+
+fn post_event(base: &str, body: &str) -> (u16, serde_json::Value) {
+    let (s, b) = http(
+        "POST",
+        &format!("{base}/webhooks/eventbridge"),
+        &[("x-api-key", KEY), ("content-type", "application/json")],
+        body,
+    )
+    .expect("POST answered");
+    (s, serde_json::from_str(&b).unwrap_or(serde_json::Value::Null))
+}
+
+fn finding(base: &str, key: &str) -> serde_json::Value {
+    let (s, b) = http_get(&format!("{base}/api/findings/{key}"), Some(TOKEN)).expect("GET answered");
+    assert_eq!(s, 200, "{b}");
+    serde_json::from_str(&b).unwrap()
+}
+
+fn wait_state(base: &str, key: &str, want: &str, within: Duration) -> serde_json::Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let f = finding(base, key);
+        if f["state"] == want {
+            return f;
+        }
+        assert!(Instant::now() < deadline, "finding stayed {} (wanted {want}): {f}", f["state"]);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn write_config(dir: &Path, database_url: &str, repo: &Path, lease_seconds: u32) -> std::path::PathBuf {
+    let text = format!(
+        "database_url = \"{database_url}\"\nworkers = 2\nlease_seconds = {lease_seconds}\n\
+         [intake.eventbridge]\napi_keys = [\"{KEY}\"]\n\n[api]\ntokens = [\"{TOKEN}\"]\n\n\
+         [[routes]]\nname = \"example\"\nrepo = \"{}\"\n",
+        repo.display()
+    );
+    let path = dir.join("driftfix.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn serve_end_to_end_then_sigterm_drains() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = support::copy_tree(&support::examples().join("terraform"));
+    let db = format!("sqlite://{}", dir.path().join("driftfix.db").display());
+    let config = write_config(dir.path(), &db, repo.path(), 30);
+    let mut server = Server::start(&config, free_port());
+
+    assert_eq!(http_get(&format!("{}/healthz", server.base), None).unwrap().0, 200);
+    let body = std::fs::read_to_string(support::examples().join("events/eb_ci_change.json")).unwrap();
+    let (status, answer) = post_event(&server.base, &body);
+    assert_eq!(status, 202, "{answer}");
+    let key = answer["finding"].as_str().unwrap().to_owned();
+    let f = wait_state(&server.base, &key, "proposed", Duration::from_secs(30));
+    assert_eq!(f["location"]["address"], "module.network.aws_security_group.web", "{f}");
+    assert!(f["proposal"]["branch"].as_str().unwrap().starts_with("driftfix/restricted-ssh/"), "{f}");
+    assert!(f["diff"].as_str().unwrap().contains("-    from_port   = 22"), "{f}");
+    let actions: Vec<&str> = f["audit"].as_array().unwrap().iter().filter_map(|a| a["action"].as_str()).collect();
+    assert!(actions.starts_with(&["event.accepted"]) && actions.contains(&"proposal.rendered"), "{actions:?}");
+    assert_eq!(post_event(&server.base, &body).1["status"], "duplicate");
+    assert_eq!(http_get(&format!("{}/api/findings", server.base), None).unwrap().0, 401, "the API needs a token");
+
+    let (_, metrics) = http_get(&format!("{}/metrics", server.base), None).unwrap();
+    assert!(metrics.contains("driftfix_events_total{source=\"eventbridge\",verdict=\"accepted\"} 1"), "{metrics}");
+    assert!(metrics.contains("driftfix_findings{state=\"proposed\"} 1"), "{metrics}");
+    assert!(metrics.contains("driftfix_jobs{state=\"done\"} 1"), "{metrics}");
+
+    server.signal("-TERM");
+    let status = server.wait_exit(Duration::from_secs(20));
+    assert!(status.success(), "SIGTERM is a clean exit: {status:?}");
+}
+
+/// A tree big enough that working its finding takes a while in a debug build.
+fn big_repo(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("main.tf"), "resource \"aws_sqs_queue\" \"target\" {\n  name = \"target-queue\"\n}\n")
+        .unwrap();
+    for f in 0..1500 {
+        let mut text = String::new();
+        for r in 0..20 {
+            let n = f * 20 + r;
+            text.push_str(&format!(
+                "# filler {n}\nresource \"aws_s3_bucket\" \"b{n}\" {{\n  bucket = \"filler-{n}\"\n\n  tags = {{\n    Name = \"filler-{n}\"\n  }}\n}}\n\n"
+            ));
+        }
+        std::fs::write(dir.join(format!("f{f}.tf")), text).unwrap();
+    }
+}
+
+#[test]
+fn sigkill_mid_job_then_restart_completes_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    big_repo(&repo);
+    let db = format!("sqlite://{}", dir.path().join("driftfix.db").display());
+    let config = write_config(dir.path(), &db, &repo, 3);
+    let port = free_port();
+    let mut server = Server::start(&config, port);
+    let event = support::compliance_event(
+        "sqs-queue-encrypted",
+        "AWS::SQS::Queue",
+        "https://sqs.us-east-1.amazonaws.com/123456789012/target-queue",
+    );
+    let (s, answer) = post_event(&server.base, &event);
+    assert_eq!(s, 202);
+    let key = answer["finding"].as_str().unwrap().to_owned();
+    // Wait until a worker holds the job, then kill the process without warning.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, m) = http_get(&format!("{}/metrics", server.base), None).unwrap();
+        if m.contains("driftfix_jobs{state=\"running\"} 1") {
+            break;
+        }
+        assert!(
+            !m.contains("driftfix_jobs{state=\"done\"}"),
+            "the job finished before it could be killed; make the repo bigger"
+        );
+        assert!(Instant::now() < deadline, "the job never started: {m}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.signal("-KILL");
+    let status = server.wait_exit(Duration::from_secs(10));
+    assert!(!status.success(), "killed, not exited");
+    assert_eq!(finding_state_offline(&db, &key), "received", "the kill happened mid-job");
+
+    let server = Server::start(&config, port);
+    let f = wait_state(&server.base, &key, "proposed", Duration::from_secs(60));
+    assert_eq!(f["location"]["address"], "aws_sqs_queue.target");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, m) = http_get(&format!("{}/metrics", server.base), None).unwrap();
+        assert!(!m.contains("state=\"dead\""), "{m}");
+        if m.contains("driftfix_jobs{state=\"done\"} 1") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the job did not finish: {m}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn finding_state_offline(db: &str, key: &str) -> String {
+    let o = support::driftfix(&["findings", "--database-url", db, "--output", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", support::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let list = v.get("findings").and_then(|f| f.as_array()).or_else(|| v.as_array()).cloned().unwrap_or_default();
+    list.iter()
+        .find(|f| f["key"] == key)
+        .map(|f| f["state"].as_str().unwrap_or_default().to_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn two_replicas_on_postgres_process_a_thousand_findings_exactly_once() {
+    if std::env::var_os("DRIFTFIX_SKIP_POSTGRES").is_some() {
+        return;
+    }
+    let admin = std::env::var("DRIFTFIX_TEST_POSTGRES_URL")
+        .expect("DRIFTFIX_TEST_POSTGRES_URL is not set: run .ci/run, or DRIFTFIX_SKIP_POSTGRES=1 to skip PostgreSQL");
+    let db_name = "driftfix_serve_replicas";
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let url = rt.block_on(async {
+        let Ok(driftfix::store::Store::Postgres(pool)) = driftfix::store::Store::connect(&admin).await else {
+            panic!()
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")))
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db_name}"))).execute(&pool).await.unwrap();
+        format!("{}/{db_name}", admin.rsplit_once('/').unwrap().0)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let repo = support::copy_tree(&support::examples().join("terraform"));
+    let config = write_config(dir.path(), &url, repo.path(), 30);
+    let a = Server::start(&config, free_port());
+    let b = Server::start(&config, free_port());
+    let mut keys = Vec::new();
+    for i in 0..1000 {
+        let event = support::compliance_event("dynamodb-pitr-enabled", "AWS::DynamoDB::Table", &format!("table-{i}"));
+        let base = if i % 2 == 0 { &a.base } else { &b.base };
+        let (s, answer) = post_event(base, &event);
+        assert_eq!(s, 202, "{answer}");
+        keys.push(answer["finding"].as_str().unwrap().to_owned());
+    }
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let (_, m) = http_get(&format!("{}/metrics", a.base), None).unwrap();
+        if m.contains("driftfix_jobs{state=\"done\"} 1000") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not all jobs finished: {m}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let counts = rt.block_on(async {
+        let Ok(driftfix::store::Store::Postgres(pool)) = driftfix::store::Store::connect(&url).await else { panic!() };
+        let per_finding: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT finding_key, COUNT(*) FROM audit_log WHERE action LIKE 'finding.%' GROUP BY finding_key",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let attempts: Vec<(i64,)> = sqlx::query_as("SELECT attempts FROM jobs").fetch_all(&pool).await.unwrap();
+        (per_finding, attempts)
+    });
+    assert_eq!(counts.0.len(), 1000, "every finding was processed");
+    assert!(counts.0.iter().all(|(_, n)| *n == 1), "no finding was processed twice");
+    assert!(counts.1.iter().all(|(n,)| *n == 1), "every job was claimed once");
+    for key in keys.iter().take(3) {
+        assert_eq!(finding(&b.base, key)["state"], "no-match");
+    }
+}
