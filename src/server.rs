@@ -40,6 +40,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         metrics: metrics.clone(),
         certs: Arc::new(HttpsCertFetcher::new()),
         confirmer: Arc::new(HttpsConfirmer::new().map_err(anyhow::Error::msg)?),
+        pipeline: intake::recorder::Pipeline::start(store.clone()),
     };
     let router = intake::router(intake)
         .merge(api::router(ApiState { store: store.clone(), tokens: Arc::new(config.api.tokens.clone()) }))

@@ -60,11 +60,12 @@ async fn harness(tweak: impl FnOnce(&mut IntakeSettings)) -> Harness {
     tweak(&mut settings);
     let cert = std::fs::read(fixtures().join("sns_test_cert.pem")).unwrap();
     let state = IntakeState {
-        store,
+        store: store.clone(),
         settings: Arc::new(settings),
         metrics: Arc::new(Metrics::default()),
         certs: Arc::new(StaticCertFetcher::new([(SNS_CERT_URL.to_owned(), cert)])),
         confirmer: Arc::new(RecordingConfirmer::default()),
+        pipeline: driftfix::intake::recorder::Pipeline::start(store.clone()),
     };
     Harness { state, _dir: dir }
 }
@@ -120,6 +121,38 @@ async fn eventbridge_authentication() {
 }
 
 #[tokio::test]
+async fn concurrent_deliveries_are_batched_and_each_answered() {
+    let h = harness(|_| {}).await;
+    let template = example("eb_compliance_change.json");
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        // Every 4th is a redelivery of the previous event id: it must be answered as a duplicate.
+        let id = if i % 4 == 3 { i - 1 } else { i };
+        let body = template
+            .replace("c0bb891c-77fe-8518-14fc-be78b966f95b", &format!("evt-{id}"))
+            .replace("my-public-bucket", &format!("bucket-{id}"));
+        let state = h.state.clone();
+        tasks.push(tokio::spawn(async move {
+            let req =
+                Request::post("/webhooks/eventbridge").header("x-api-key", "new-key").body(Body::from(body)).unwrap();
+            let res = router(state).oneshot(req).await.unwrap();
+            let status = res.status();
+            let json: serde_json::Value =
+                serde_json::from_slice(&axum::body::to_bytes(res.into_body(), 1 << 16).await.unwrap()).unwrap();
+            (status, json["status"].as_str().unwrap_or_default().to_owned())
+        }));
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        let (status, verdict) = t.await.unwrap();
+        assert_eq!(status, StatusCode::ACCEPTED);
+        accepted += usize::from(verdict == "accepted");
+    }
+    assert_eq!(accepted, 150, "each distinct event accepted once; redeliveries are duplicates");
+    assert_eq!(h.state.store.counts().await.unwrap(), (150, 150, 150));
+}
+
+#[tokio::test]
 async fn eventbridge_redelivered_ten_times_is_one_finding_one_job() {
     let h = harness(|_| {}).await;
     let body = example("eb_ci_change.json");
@@ -165,6 +198,8 @@ async fn backpressure_answers_503_with_retry_after() {
     let key = [("x-api-key", "new-key")];
     let (s, _, _) = post(&h, "/webhooks/eventbridge", &key, example("eb_compliance_change.json")).await;
     assert_eq!(s, StatusCode::ACCEPTED, "first job enters an empty queue");
+    // The queue depth is sampled, at most GAUGE_MAX_AGE old.
+    tokio::time::sleep(driftfix::intake::recorder::GAUGE_MAX_AGE + std::time::Duration::from_millis(50)).await;
     let (s, j, headers) = post(&h, "/webhooks/eventbridge", &key, example("eb_ci_change.json")).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{j}");
     assert_eq!(headers.get("retry-after").unwrap(), "30");

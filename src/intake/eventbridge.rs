@@ -16,22 +16,27 @@ pub async fn handle(
 ) -> Result<Response, Reject> {
     authenticate(&state, &headers).inspect_err(|_| state.metrics.event("eventbridge", "unauthorized"))?;
     let bytes = read_body(&headers, body, state.settings.body_limit).await?;
-    let doc: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| Reject::new(StatusCode::BAD_REQUEST, format!("body is not JSON: {e}")))?;
     let text = String::from_utf8_lossy(&bytes);
     match parse_event(&bytes) {
         Ok(f) => {
             check_backpressure(&state).await?;
-            let dedup = dedup_id(&doc, &f);
-            record(&state, "eventbridge", &dedup, &text, Some(&f)).await
+            let dedup = dedup_id(&f);
+            record(&state, "eventbridge", &dedup, &text, Some(f)).await
         }
         Err(e) if is_ignorable(&e) => {
-            let dedup = doc.get("id").and_then(|v| v.as_str()).map_or_else(|| content_id(&bytes), str::to_owned);
+            let id = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|d| d.get("id").and_then(|v| v.as_str()).map(str::to_owned));
+            let dedup = id.unwrap_or_else(|| content_id(&bytes));
             record(&state, "eventbridge", &dedup, &text, None).await
         }
         Err(e) => {
             state.metrics.event("eventbridge", "malformed");
-            Err(Reject::new(StatusCode::BAD_REQUEST, e.to_string()))
+            let message = match e {
+                crate::finding::EventError::NotJson(m) => format!("body is not JSON: {m}"),
+                other => other.to_string(),
+            };
+            Err(Reject::new(StatusCode::BAD_REQUEST, message))
         }
     }
 }
@@ -53,10 +58,11 @@ fn authenticate(state: &IntakeState, headers: &HeaderMap) -> Result<(), Reject> 
     }
 }
 
-/// EventBridge's own event `id`; else rule + resource + evaluation time (a re-sent evaluation).
-fn dedup_id(doc: &serde_json::Value, f: &Finding) -> String {
-    if let Some(id) = doc.get("id").and_then(|v| v.as_str()) {
-        return id.to_owned();
+/// EventBridge's own event `id` (the finding's `event_id`); else rule + resource + evaluation time (a
+/// re-sent evaluation).
+fn dedup_id(f: &Finding) -> String {
+    if let Some(id) = &f.event_id {
+        return id.clone();
     }
     format!(
         "{}|{}|{}|{}",

@@ -7,12 +7,13 @@
 
 pub mod eventbridge;
 pub mod github;
+pub mod recorder;
 pub mod sns_verify;
 
 use crate::catalog::{self, Params};
 use crate::finding::{EventError, Finding};
 use crate::metrics::Metrics;
-use crate::store::{NewEvent, Recorded, Store};
+use crate::store::{Recorded, Store};
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -44,6 +45,8 @@ pub struct IntakeState {
     pub metrics: Arc<Metrics>,
     pub certs: Arc<dyn sns_verify::CertFetcher>,
     pub confirmer: Arc<dyn sns::SubscriptionConfirmer>,
+    /// The batching writer and the queue gauge ([`recorder`]).
+    pub pipeline: recorder::Pipeline,
 }
 
 pub mod sns;
@@ -93,7 +96,7 @@ pub async fn read_body(headers: &HeaderMap, body: axum::body::Body, limit: usize
 
 /// Refuse new work while the queue is above its high-water mark (the sender retries later).
 pub async fn check_backpressure(state: &IntakeState) -> Result<(), Reject> {
-    let queued = state.store.queued_jobs().await.map_err(|e| {
+    let queued = state.pipeline.gauge.queued(&state.store).await.map_err(|e| {
         tracing::error!(error = %e, "store unavailable");
         Reject::unavailable("the store is unavailable; retry later")
     })?;
@@ -119,23 +122,25 @@ pub fn rule_key(f: &Finding) -> String {
         .unwrap_or_else(|| "UNKNOWN".to_owned())
 }
 
-/// Durably record a delivery and answer for it.
+/// Durably record a delivery (batched with concurrent ones by the [`recorder`]) and answer for it.
 pub async fn record(
     state: &IntakeState,
     source: &'static str,
     dedup_id: &str,
     body: &str,
-    finding: Option<&Finding>,
+    finding: Option<Finding>,
 ) -> Result<Response, Reject> {
-    let rule = finding.map(rule_key);
-    let ev = NewEvent {
+    let delivery = recorder::Delivery {
         source,
-        dedup_id,
-        body,
-        finding: finding.zip(rule.as_deref()),
+        dedup_id: dedup_id.to_owned(),
+        body: body.to_owned(),
+        finding: finding.map(|f| {
+            let rule = rule_key(&f);
+            (f, rule)
+        }),
         max_attempts: state.settings.max_attempts,
     };
-    let recorded = state.store.record_event(&ev).await.map_err(|e| {
+    let recorded = state.pipeline.recorder.record(delivery).await.map_err(|e| {
         tracing::error!(source, error = %e, "could not record an event");
         Reject::unavailable("the event could not be stored; retry later")
     })?;
@@ -145,7 +150,7 @@ pub async fn record(
         Recorded::New { finding_key: None, .. } => ("ignored", json!({ "status": "ignored" })),
     };
     state.metrics.event(source, verdict);
-    tracing::info!(source, verdict, "event recorded");
+    tracing::debug!(source, verdict, "event recorded");
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 

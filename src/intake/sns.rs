@@ -59,7 +59,7 @@ pub async fn handle(
         sns_verify::SnsKind::Notification => match parse_event(msg.message.as_bytes()) {
             Ok(f) => {
                 check_backpressure(&state).await?;
-                record(&state, "sns", &msg.message_id, &text, Some(&f)).await
+                record(&state, "sns", &msg.message_id, &text, Some(f)).await
             }
             Err(e) if is_ignorable(&e) => record(&state, "sns", &msg.message_id, &text, None).await,
             Err(e) => {

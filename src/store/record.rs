@@ -50,59 +50,71 @@ const AUDIT: &str = "INSERT INTO audit_log (at, finding_key, actor, action, deta
 impl Store {
     /// Durably record an event (see the module docs).
     pub async fn record_event(&self, ev: &NewEvent<'_>) -> Result<Recorded, StoreError> {
+        let mut out = self.record_events(std::slice::from_ref(ev)).await?;
+        Ok(out.pop().unwrap_or(Recorded::Duplicate))
+    }
+
+    /// Durably record a batch of events in one transaction (one commit, one fsync), each with the
+    /// same semantics as [`Store::record_event`]: a redelivery within the batch or before it is a
+    /// `Duplicate`, and a finding gets at most one open job. All or nothing.
+    pub async fn record_events(&self, events: &[NewEvent<'_>]) -> Result<Vec<Recorded>, StoreError> {
         let now = now_ms();
-        let key = ev.finding.map(|(f, rule)| FindingKey::new(&f.resource, rule));
-        let verdict = if ev.finding.is_some() { "accepted" } else { "ignored" };
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let event_id: Option<i64> = sqlx::query_scalar(INSERT_EVENT)
-                .bind(ev.source)
-                .bind(ev.dedup_id)
-                .bind(now)
-                .bind(verdict)
-                .bind(key.as_ref().map(FindingKey::as_str))
-                .bind(ev.body)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(event_id) = event_id else {
-                tx.rollback().await?;
-                return Ok(Recorded::Duplicate);
-            };
-            let mut job_id = None;
-            if let (Some((f, rule)), Some(key)) = (ev.finding, &key) {
-                let r = &f.resource;
-                sqlx::query(UPSERT_FINDING)
-                    .bind(key.as_str())
-                    .bind(&r.account)
-                    .bind(&r.region)
-                    .bind(&r.resource_type)
-                    .bind(&r.id)
-                    .bind(rule)
-                    .bind(f.rule.name.as_deref())
-                    .bind(f.compliance.as_str())
-                    .bind(f.ordering_timestamp.as_deref())
+            let mut out = Vec::with_capacity(events.len());
+            for ev in events {
+                let key = ev.finding.map(|(f, rule)| FindingKey::new(&f.resource, rule));
+                let verdict = if ev.finding.is_some() { "accepted" } else { "ignored" };
+                let event_id: Option<i64> = sqlx::query_scalar(INSERT_EVENT)
+                    .bind(ev.source)
+                    .bind(ev.dedup_id)
                     .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                job_id = sqlx::query_scalar(ENQUEUE)
-                    .bind(key.as_str())
-                    .bind(json!({ "event_id": event_id }).to_string())
-                    .bind(now)
-                    .bind(ev.max_attempts)
+                    .bind(verdict)
+                    .bind(key.as_ref().map(FindingKey::as_str))
+                    .bind(ev.body)
                     .fetch_optional(&mut *tx)
                     .await?;
+                let Some(event_id) = event_id else {
+                    out.push(Recorded::Duplicate);
+                    continue;
+                };
+                let mut job_id = None;
+                if let (Some((f, rule)), Some(key)) = (ev.finding, &key) {
+                    let r = &f.resource;
+                    sqlx::query(UPSERT_FINDING)
+                        .bind(key.as_str())
+                        .bind(&r.account)
+                        .bind(&r.region)
+                        .bind(&r.resource_type)
+                        .bind(&r.id)
+                        .bind(rule)
+                        .bind(f.rule.name.as_deref())
+                        .bind(f.compliance.as_str())
+                        .bind(f.ordering_timestamp.as_deref())
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    job_id = sqlx::query_scalar(ENQUEUE)
+                        .bind(key.as_str())
+                        .bind(json!({ "event_id": event_id }).to_string())
+                        .bind(now)
+                        .bind(ev.max_attempts)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                }
+                let detail = json!({ "source": ev.source, "dedup_id": ev.dedup_id, "event_id": event_id, "job_id": job_id });
+                sqlx::query(AUDIT)
+                    .bind(now)
+                    .bind(key.as_ref().map(FindingKey::as_str))
+                    .bind("driftfix")
+                    .bind(if key.is_some() { "event.accepted" } else { "event.ignored" })
+                    .bind(detail.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                out.push(Recorded::New { event_id, finding_key: key, job_id });
             }
-            let detail = json!({ "source": ev.source, "dedup_id": ev.dedup_id, "event_id": event_id, "job_id": job_id });
-            sqlx::query(AUDIT)
-                .bind(now)
-                .bind(key.as_ref().map(FindingKey::as_str))
-                .bind("driftfix")
-                .bind(if key.is_some() { "event.accepted" } else { "event.ignored" })
-                .bind(detail.to_string())
-                .execute(&mut *tx)
-                .await?;
             tx.commit().await?;
-            Ok(Recorded::New { event_id, finding_key: key, job_id })
+            Ok(out)
         })
     }
 

@@ -1,0 +1,138 @@
+//! Group commit for intake. Every accepted delivery must be durable before it is answered, and one
+//! transaction per delivery caps intake at the database's commit rate. The recorder is one task that
+//! takes the first waiting delivery, drains whatever else is already waiting (up to
+//! [`MAX_BATCH`]), writes them all in one transaction, and then answers each. An idle server pays
+//! nothing extra; a busy one amortises each commit over many events.
+//!
+//! Also here: the queue-depth gauge intake uses for backpressure, refreshed from the store at most
+//! every [`GAUGE_MAX_AGE`] instead of counting on every request.
+
+use crate::finding::Finding;
+use crate::store::{NewEvent, Recorded, Store, StoreError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// Most events written in one transaction.
+pub const MAX_BATCH: usize = 512;
+/// Deliveries waiting for the writer; beyond this intake answers 503.
+const QUEUE_CAPACITY: usize = 8192;
+/// Oldest queue depth backpressure decisions may use.
+pub const GAUGE_MAX_AGE: Duration = Duration::from_millis(250);
+
+/// A delivery to record, owned so it can wait for the writer.
+#[derive(Debug)]
+pub struct Delivery {
+    pub source: &'static str,
+    pub dedup_id: String,
+    pub body: String,
+    /// The finding and the rule identifier it is keyed by.
+    pub finding: Option<(Finding, String)>,
+    pub max_attempts: i64,
+}
+
+/// Why a delivery was not recorded (the sender should retry).
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("the intake queue is full")]
+    Full,
+    #[error("the store failed: {0}")]
+    Store(String),
+}
+
+type Reply = oneshot::Sender<Result<Recorded, RecordError>>;
+
+/// Handle to the writer task. Cheap to clone.
+#[derive(Clone)]
+pub struct Recorder {
+    tx: mpsc::Sender<(Delivery, Reply)>,
+}
+
+impl Recorder {
+    /// Start the writer task on the current runtime.
+    pub fn spawn(store: Store) -> Recorder {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        tokio::spawn(write_batches(store, rx));
+        Recorder { tx }
+    }
+
+    /// Record one delivery; resolves once its batch is committed.
+    pub async fn record(&self, delivery: Delivery) -> Result<Recorded, RecordError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.try_send((delivery, reply)).map_err(|_| RecordError::Full)?;
+        answer.await.unwrap_or_else(|_| Err(RecordError::Store("the writer stopped".into())))
+    }
+}
+
+async fn write_batches(store: Store, mut rx: mpsc::Receiver<(Delivery, Reply)>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let events: Vec<NewEvent<'_>> = batch
+            .iter()
+            .map(|(d, _)| NewEvent {
+                source: d.source,
+                dedup_id: &d.dedup_id,
+                body: &d.body,
+                finding: d.finding.as_ref().map(|(f, rule)| (f, rule.as_str())),
+                max_attempts: d.max_attempts,
+            })
+            .collect();
+        let result = store.record_events(&events).await;
+        drop(events);
+        match result {
+            Ok(recorded) => {
+                for ((_, reply), r) in batch.drain(..).zip(recorded) {
+                    let _ = reply.send(Ok(r));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, events = batch.len(), "could not record a batch of events");
+                for (_, reply) in batch.drain(..) {
+                    let _ = reply.send(Err(RecordError::Store(e.to_string())));
+                }
+            }
+        }
+    }
+}
+
+/// Queue depth for backpressure, read from the store at most every [`GAUGE_MAX_AGE`].
+#[derive(Debug)]
+pub struct QueueGauge {
+    queued: AtomicI64,
+    refreshed: Mutex<Option<Instant>>,
+}
+
+impl Default for QueueGauge {
+    fn default() -> Self {
+        QueueGauge { queued: AtomicI64::new(0), refreshed: Mutex::new(None) }
+    }
+}
+
+impl QueueGauge {
+    /// The queue depth, refreshed when stale. Only one request refreshes at a time; the others use
+    /// the previous value meanwhile.
+    pub async fn queued(&self, store: &Store) -> Result<i64, StoreError> {
+        if let Ok(mut last) = self.refreshed.try_lock()
+            && last.is_none_or(|t| t.elapsed() >= GAUGE_MAX_AGE)
+        {
+            let n = store.queued_jobs().await?;
+            self.queued.store(n, Ordering::Relaxed);
+            *last = Some(Instant::now());
+        }
+        Ok(self.queued.load(Ordering::Relaxed))
+    }
+}
+
+/// Shared pieces of the intake pipeline: the writer and the gauge.
+#[derive(Clone)]
+pub struct Pipeline {
+    pub recorder: Recorder,
+    pub gauge: Arc<QueueGauge>,
+}
+
+impl Pipeline {
+    pub fn start(store: Store) -> Pipeline {
+        Pipeline { recorder: Recorder::spawn(store), gauge: Arc::new(QueueGauge::default()) }
+    }
+}
