@@ -53,7 +53,9 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         poll_interval: Duration::from_millis(500),
         dry_run: config.dry_run,
     };
-    let workers = (0..config.workers).map(|_| Worker::new(store.clone(), worker_config.clone())).collect();
+    let workers = (0..config.workers)
+        .map(|_| Worker::new(store.clone(), worker_config.clone()).with_metrics(metrics.clone()))
+        .collect();
     Ok(App { router, store, workers })
 }
 

@@ -13,6 +13,7 @@
 use crate::catalog::{self, Params};
 use crate::config::Route;
 use crate::finding::{Finding, parse_event};
+use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::remediate::{Outcome, OutcomeKind, Request, remediate};
 use crate::render::{self, PullRequest};
@@ -56,6 +57,7 @@ pub enum WorkerError {
 pub struct Worker {
     store: Store,
     config: Arc<WorkerConfig>,
+    metrics: Arc<Metrics>,
 }
 
 /// What the engine produced for one finding.
@@ -66,7 +68,13 @@ struct Worked {
 
 impl Worker {
     pub fn new(store: Store, config: WorkerConfig) -> Worker {
-        Worker { store, config: Arc::new(config) }
+        Worker { store, config: Arc::new(config), metrics: Arc::default() }
+    }
+
+    /// Report job durations into these metrics (the server's shared ones).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Worker {
+        self.metrics = metrics;
+        self
     }
 
     /// Claim one job, work it and record how it ended. `Ok(false)` when no job was ready.
@@ -76,6 +84,7 @@ impl Worker {
         let failure = match self.work(&job).await {
             Ok(resolved) => {
                 let state = resolved.state();
+                self.metrics.job_finished(&job.kind, started.elapsed().as_secs_f64());
                 if self.store.resolve_job(&job, &resolved.as_resolution()).await? {
                     tracing::info!(
                         job = job.id,
@@ -98,6 +107,7 @@ impl Worker {
                 JobOutcome::Failed(format!("store: {e}"))
             }
         };
+        self.metrics.job_finished(&job.kind, started.elapsed().as_secs_f64());
         if !self.store.finish_job(&job, &failure).await? {
             tracing::warn!(job = job.id, "lease expired before the job finished; another worker owns it now");
         }

@@ -165,6 +165,7 @@ fn serve_end_to_end_then_sigterm_drains() {
     assert!(metrics.contains("driftfix_events_total{source=\"eventbridge\",verdict=\"accepted\"} 1"), "{metrics}");
     assert!(metrics.contains("driftfix_findings{state=\"proposed\"} 1"), "{metrics}");
     assert!(metrics.contains("driftfix_jobs{state=\"done\"} 1"), "{metrics}");
+    assert!(metrics.contains("driftfix_job_duration_seconds_count{kind=\"remediate\"} 1"), "{metrics}");
 
     server.signal("-TERM");
     let status = server.wait_exit(Duration::from_secs(20));
