@@ -106,13 +106,13 @@ fn bare_server() -> u16 {
     port
 }
 
-fn driftfix_server(dir: &Path, database_url: &str) -> (Child, u16) {
+fn driftfix_server(dir: &Path, database_url: &str, workers: u32) -> (Child, u16) {
     let port = free_port();
     let config = dir.join("bench.toml");
     std::fs::write(
         &config,
         format!(
-            "database_url = \"{database_url}\"\nlisten = \"127.0.0.1:{port}\"\nworkers = 1\nqueue_high_water = 100000000\n\n[intake.eventbridge]\napi_keys = [\"bench-key\"]\n"
+            "database_url = \"{database_url}\"\nlisten = \"127.0.0.1:{port}\"\nworkers = {workers}\nqueue_high_water = 100000000\n\n[intake.eventbridge]\napi_keys = [\"bench-key\"]\n"
         ),
     )
     .unwrap();
@@ -137,13 +137,13 @@ fn stored_events(database_url: &str) -> i64 {
 
 fn report(name: &str, r: &WrkResult) {
     println!(
-        "{name:<22} {:>9.0} events/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} requests, {} non-2xx)",
+        "{name:<26} {:>9.0} events/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} requests, {} non-2xx)",
         r.per_sec, r.p50_ms, r.p99_ms, r.requests, r.non_2xx
     );
 }
 
-fn run_backend(name: &str, database_url: &str, dir: &Path, script: &Path, ceiling: f64) {
-    let (mut child, port) = driftfix_server(dir, database_url);
+fn run_backend(name: &str, database_url: &str, workers: u32, dir: &Path, script: &Path, ceiling: f64) {
+    let (mut child, port) = driftfix_server(dir, database_url, workers);
     let r = wrk(&format!("http://127.0.0.1:{port}"), script);
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
@@ -151,7 +151,7 @@ fn run_backend(name: &str, database_url: &str, dir: &Path, script: &Path, ceilin
     let accepted = i64::try_from(r.requests - r.non_2xx).unwrap_or(0);
     let stored = stored_events(database_url);
     println!(
-        "{:<22} stored {stored} of {accepted} accepted events: {}; {:.0}% of the bare handler",
+        "{:<26} stored {stored} of {accepted} accepted events: {}; {:.0}% of the bare handler",
         "",
         if stored >= accepted { "none lost" } else { "LOST EVENTS" },
         100.0 * r.per_sec / ceiling
@@ -174,10 +174,15 @@ fn main() {
     let bare = wrk(&format!("http://127.0.0.1:{}", bare_server()), &script);
     report("bare axum (ceiling)", &bare);
 
-    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-    run_backend("driftfix on SQLite", &sqlite, dir.path(), &script, bare.per_sec);
+    for workers in [0, 1] {
+        let label = if workers == 0 { "intake only" } else { "+1 worker" };
+        let sqlite = format!("sqlite://{}", dir.path().join(format!("bench-{workers}.db")).display());
+        run_backend(&format!("SQLite, {label}"), &sqlite, workers, dir.path(), &script, bare.per_sec);
 
-    if let Ok(admin) = std::env::var("DRIFTFIX_BENCH_POSTGRES_URL") {
+        let Ok(admin) = std::env::var("DRIFTFIX_BENCH_POSTGRES_URL") else {
+            println!("(set DRIFTFIX_BENCH_POSTGRES_URL to measure PostgreSQL too)");
+            continue;
+        };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let url = rt.block_on(async {
             let Ok(driftfix::store::Store::Postgres(pool)) = driftfix::store::Store::connect(&admin).await else {
@@ -187,8 +192,6 @@ fn main() {
             sqlx::query("CREATE DATABASE driftfix_bench").execute(&pool).await.unwrap();
             format!("{}/driftfix_bench", admin.rsplit_once('/').unwrap().0)
         });
-        run_backend("driftfix on PostgreSQL", &url, dir.path(), &script, bare.per_sec);
-    } else {
-        println!("(set DRIFTFIX_BENCH_POSTGRES_URL to measure PostgreSQL too)");
+        run_backend(&format!("PostgreSQL, {label}"), &url, workers, dir.path(), &script, bare.per_sec);
     }
 }

@@ -91,7 +91,7 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Largest accepted request body.
     pub body_limit_bytes: usize,
-    /// Worker tasks per replica.
+    /// Worker tasks per replica; 0 makes an intake-only replica.
     pub workers: usize,
     /// Attempts per job before it is marked failed.
     pub max_attempts: u32,
@@ -718,7 +718,6 @@ impl Check<'_> {
         self.database_url(c.database_url.expose_secret());
         for (key, value) in [
             ("body_limit_bytes", c.body_limit_bytes as u64),
-            ("workers", c.workers as u64),
             ("max_attempts", u64::from(c.max_attempts)),
             ("lease_seconds", c.lease_seconds),
             ("queue_high_water", c.queue_high_water),

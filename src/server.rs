@@ -27,6 +27,8 @@ pub struct App {
     pub router: axum::Router,
     pub store: Store,
     pub workers: Vec<Worker>,
+    /// The intake writers; they finish once the router (and every request) is gone.
+    pub writers: tokio::task::JoinHandle<()>,
 }
 
 /// Connect, migrate, and assemble the routes and workers.
@@ -34,13 +36,14 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
     let store = Store::connect(config.database_url.expose_secret()).await.context("opening the database")?;
     store.migrate().await.context("applying migrations")?;
     let metrics = Arc::new(Metrics::default());
+    let (pipeline, writers) = intake::recorder::Pipeline::start(store.clone());
     let intake = IntakeState {
         store: store.clone(),
         settings: Arc::new(intake_settings(config)),
         metrics: metrics.clone(),
         certs: Arc::new(HttpsCertFetcher::new()),
         confirmer: Arc::new(HttpsConfirmer::new().map_err(anyhow::Error::msg)?),
-        pipeline: intake::recorder::Pipeline::start(store.clone()),
+        pipeline,
     };
     let router = intake::router(intake)
         .merge(api::router(ApiState { store: store.clone(), tokens: Arc::new(config.api.tokens.clone()) }))
@@ -56,7 +59,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
     let workers = (0..config.workers)
         .map(|_| Worker::new(store.clone(), worker_config.clone()).with_metrics(metrics.clone()))
         .collect();
-    Ok(App { router, store, workers })
+    Ok(App { router, store, workers, writers })
 }
 
 fn intake_settings(config: &Config) -> IntakeSettings {
@@ -87,6 +90,10 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
         let _ = stop_tx.send(true);
     });
     http.await.context("HTTP server")?;
+    // Every request is answered; let the intake writers finish what was handed to them.
+    if tokio::time::timeout(DRAIN_TIMEOUT, app.writers).await.is_err() {
+        tracing::warn!("intake writers did not finish in time");
+    }
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
         for h in handles {
             let _ = h.await;

@@ -153,8 +153,8 @@ fn listen_url_and_limits_are_checked_with_lines() {
     let p = problems("# db\ndatabase_url = \"mysql://app:s3cret@db/app\"\n");
     assert_eq!(lines_of(&p), [Some(2)]);
     assert_eq!(p[0].message, "`database_url` must start with sqlite: or postgres: (not `mysql:`)");
-    let p = problems("body_limit_bytes = 0\nworkers = 0\n");
-    assert_eq!(lines_of(&p), [Some(1), Some(2)]);
+    let p = problems("body_limit_bytes = 0\nlease_seconds = 0\nworkers = 0\n");
+    assert_eq!(lines_of(&p), [Some(1), Some(2)], "workers = 0 is valid: an intake-only replica");
     assert_eq!(p[0].message, "`body_limit_bytes` must be at least 1");
 }
 
@@ -349,9 +349,9 @@ fn the_file_comes_from_the_argument_or_driftfix_config() {
     assert_eq!(e.file.as_deref(), Some("/nonexistent/driftfix.toml"));
     assert!(e.to_string().starts_with("/nonexistent/driftfix.toml: cannot read the file"), "{e}");
     // problems in a named file render as FILE:LINE
-    let (_dir, path) = write_temp("\nworkers = 0\n");
+    let (_dir, path) = write_temp("\nmax_attempts = 0\n");
     let e: ConfigError = Config::load(Some(&path), env(&[])).unwrap_err();
-    assert_eq!(e.to_string(), format!("{}:2: `workers` must be at least 1", path.display()));
+    assert_eq!(e.to_string(), format!("{}:2: `max_attempts` must be at least 1", path.display()));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ async fn harness(tweak: impl FnOnce(&mut IntakeSettings)) -> Harness {
         metrics: Arc::new(Metrics::default()),
         certs: Arc::new(StaticCertFetcher::new([(SNS_CERT_URL.to_owned(), cert)])),
         confirmer: Arc::new(RecordingConfirmer::default()),
-        pipeline: driftfix::intake::recorder::Pipeline::start(store.clone()),
+        pipeline: driftfix::intake::recorder::Pipeline::start(store.clone()).0,
     };
     Harness { state, _dir: dir }
 }

@@ -16,6 +16,8 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// Most events written in one transaction.
 pub const MAX_BATCH: usize = 512;
+/// Concurrent writers on PostgreSQL.
+const POSTGRES_WRITERS: usize = 4;
 /// Deliveries waiting for the writer; beyond this intake answers 503.
 const QUEUE_CAPACITY: usize = 8192;
 /// Oldest queue depth backpressure decisions may use.
@@ -50,11 +52,23 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Start the writer task on the current runtime.
-    pub fn spawn(store: Store) -> Recorder {
+    /// Start the writer tasks on the current runtime: one for SQLite (one writer at a time is all it
+    /// allows), several for PostgreSQL, whose commits proceed in parallel. The handle resolves once
+    /// every `Recorder` clone is dropped and the queue is written out.
+    pub fn spawn(store: Store) -> (Recorder, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(write_batches(store, rx));
-        Recorder { tx }
+        let rx = Arc::new(Mutex::new(rx));
+        let writers = match store {
+            Store::Sqlite(_) => 1,
+            Store::Postgres(_) => POSTGRES_WRITERS,
+        };
+        let tasks: Vec<_> = (0..writers).map(|_| tokio::spawn(write_batches(store.clone(), rx.clone()))).collect();
+        let all = tokio::spawn(async move {
+            for t in tasks {
+                let _ = t.await;
+            }
+        });
+        (Recorder { tx }, all)
     }
 
     /// Record one delivery; resolves once its batch is committed.
@@ -65,9 +79,14 @@ impl Recorder {
     }
 }
 
-async fn write_batches(store: Store, mut rx: mpsc::Receiver<(Delivery, Reply)>) {
+async fn write_batches(store: Store, rx: Arc<Mutex<mpsc::Receiver<(Delivery, Reply)>>>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        // Hold the receiver only while taking a batch, so other writers can take the next one while
+        // this one commits.
+        if rx.lock().await.recv_many(&mut batch, MAX_BATCH).await == 0 {
+            break;
+        }
         let events: Vec<NewEvent<'_>> = batch
             .iter()
             .map(|(d, _)| NewEvent {
@@ -132,7 +151,10 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn start(store: Store) -> Pipeline {
-        Pipeline { recorder: Recorder::spawn(store), gauge: Arc::new(QueueGauge::default()) }
+    /// The pipeline, and the writers' handle (await it after the last request, before closing the
+    /// store, so nothing accepted is left unwritten).
+    pub fn start(store: Store) -> (Pipeline, tokio::task::JoinHandle<()>) {
+        let (recorder, writers) = Recorder::spawn(store);
+        (Pipeline { recorder, gauge: Arc::new(QueueGauge::default()) }, writers)
     }
 }
