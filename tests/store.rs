@@ -204,3 +204,43 @@ fn migrate_command_creates_and_reports_the_schema() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(!support::stderr(&bad).contains("hunter2"), "secrets never reach errors: {}", support::stderr(&bad));
 }
+
+async fn batches_keep_sequential_semantics(store: &Store) {
+    let a = event("sg-batch-a");
+    let b = event("sg-batch-b");
+    let later_a = a.replace("2026-11-22T10:00:00.000Z", "2026-11-22T11:00:00.000Z");
+    let (fa, fb, fa2) = (
+        parse_event(a.as_bytes()).unwrap(),
+        parse_event(b.as_bytes()).unwrap(),
+        parse_event(later_a.as_bytes()).unwrap(),
+    );
+    let rule = "INCOMING_SSH_DISABLED";
+    fn ev<'a>(dedup: &'a str, body: &'a str, f: &'a driftfix::finding::Finding) -> NewEvent<'a> {
+        NewEvent {
+            source: "eventbridge",
+            dedup_id: dedup,
+            body,
+            finding: Some((f, "INCOMING_SSH_DISABLED")),
+            max_attempts: 3,
+        }
+    }
+    let batch = [
+        ev("x-1", &a, &fa),
+        ev("x-1", &a, &fa), // redelivered inside the batch
+        ev("x-2", &b, &fb),
+        ev("x-3", &later_a, &fa2), // same finding, newer evaluation: no second job
+    ];
+    let out = store.record_events(&batch).await.unwrap();
+    assert!(matches!(out[0], Recorded::New { job_id: Some(_), .. }), "{out:?}");
+    assert_eq!(out[1], Recorded::Duplicate);
+    assert!(matches!(out[2], Recorded::New { job_id: Some(_), .. }), "{out:?}");
+    assert!(matches!(out[3], Recorded::New { job_id: None, .. }), "{out:?}");
+    let (Recorded::New { event_id: e0, .. }, Recorded::New { event_id: e3, .. }) = (&out[0], &out[3]) else { panic!() };
+    assert_ne!(e0, e3);
+    assert_eq!(store.counts().await.unwrap(), (3, 2, 2));
+    let key = driftfix::finding::FindingKey::new(&fa.resource, rule);
+    assert_eq!(store.audit_trail(key.as_str()).await.unwrap().len(), 2, "one audit entry per stored event");
+    let again = store.record_events(&batch[..1]).await.unwrap();
+    assert_eq!(again, [Recorded::Duplicate], "and across batches");
+}
+on_both!(a_batch_behaves_like_its_events_one_by_one, batches_keep_sequential_semantics);

@@ -31,21 +31,40 @@ pub enum Recorded {
     Duplicate,
 }
 
-const INSERT_EVENT: &str = "INSERT INTO raw_events (source, dedup_id, received_at, verdict, finding_key, body)
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (source, dedup_id) DO NOTHING RETURNING id";
+// Multi-row statements: the VALUES list is generated for the batch size (see `values`).
+const INSERT_EVENTS: &str =
+    "INSERT INTO raw_events (source, dedup_id, received_at, verdict, finding_key, body) VALUES ";
+const INSERT_EVENTS_END: &str = " ON CONFLICT (source, dedup_id) DO NOTHING RETURNING id, source, dedup_id";
 
-const UPSERT_FINDING: &str = "INSERT INTO findings (key, account, region, resource_type, resource_id, rule_identifier,
-        rule_name, state, compliance, last_evaluated_at, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'received', $8, $9, $10, $10)
-     ON CONFLICT (key) DO UPDATE SET compliance = excluded.compliance,
+const UPSERT_FINDINGS: &str = "INSERT INTO findings (key, account, region, resource_type, resource_id, rule_identifier,
+        rule_name, state, compliance, last_evaluated_at, created_at, updated_at) VALUES ";
+const UPSERT_FINDINGS_END: &str = " ON CONFLICT (key) DO UPDATE SET compliance = excluded.compliance,
         last_evaluated_at = excluded.last_evaluated_at, rule_name = excluded.rule_name, updated_at = excluded.updated_at";
 
-const ENQUEUE: &str =
-    "INSERT INTO jobs (kind, finding_key, payload, state, run_at, attempts, max_attempts, created_at, updated_at)
-     VALUES ('remediate', $1, $2, 'queued', $3, 0, $4, $3, $3)
-     ON CONFLICT (kind, finding_key) WHERE state IN ('queued', 'running') DO NOTHING RETURNING id";
+const ENQUEUE: &str = "INSERT INTO jobs (kind, finding_key, payload, state, run_at, attempts, max_attempts, created_at, updated_at) VALUES ";
+const ENQUEUE_END: &str =
+    " ON CONFLICT (kind, finding_key) WHERE state IN ('queued', 'running') DO NOTHING RETURNING id, finding_key";
 
 const AUDIT: &str = "INSERT INTO audit_log (at, finding_key, actor, action, detail) VALUES ($1, $2, $3, $4, $5)";
+const AUDIT_MANY: &str = "INSERT INTO audit_log (at, finding_key, actor, action, detail) VALUES ";
+
+/// `($1, $2), ($3, $4)` for `rows` rows of `cols` placeholders.
+fn values(rows: usize, cols: usize) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        s.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            let _ = write!(s, "{}${}", if c == 0 { "" } else { ", " }, r * cols + c + 1);
+        }
+        s.push(')');
+    }
+    s
+}
+
+fn sql(head: &str, rows: usize, cols: usize, tail: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!("{head}{}{tail}", values(rows, cols)))
+}
 
 impl Store {
     /// Durably record an event (see the module docs).
@@ -54,67 +73,93 @@ impl Store {
         Ok(out.pop().unwrap_or(Recorded::Duplicate))
     }
 
-    /// Durably record a batch of events in one transaction (one commit, one fsync), each with the
-    /// same semantics as [`Store::record_event`]: a redelivery within the batch or before it is a
-    /// `Duplicate`, and a finding gets at most one open job. All or nothing.
+    /// Durably record a batch of events in one transaction, each with the same semantics as
+    /// [`Store::record_event`] applied in order: a redelivery within the batch or before it is a
+    /// `Duplicate`, the finding keeps its latest evaluation, and a finding gets at most one open job.
+    /// Four multi-row statements per batch, whatever its size; all or nothing.
     pub async fn record_events(&self, events: &[NewEvent<'_>]) -> Result<Vec<Recorded>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = now_ms();
+        let keys: Vec<Option<FindingKey>> =
+            events.iter().map(|ev| ev.finding.map(|(f, rule)| FindingKey::new(&f.resource, rule))).collect();
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let mut out = Vec::with_capacity(events.len());
-            for ev in events {
-                let key = ev.finding.map(|(f, rule)| FindingKey::new(&f.resource, rule));
-                let verdict = if ev.finding.is_some() { "accepted" } else { "ignored" };
-                let event_id: Option<i64> = sqlx::query_scalar(INSERT_EVENT)
-                    .bind(ev.source)
-                    .bind(ev.dedup_id)
-                    .bind(now)
-                    .bind(verdict)
-                    .bind(key.as_ref().map(FindingKey::as_str))
-                    .bind(ev.body)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some(event_id) = event_id else {
-                    out.push(Recorded::Duplicate);
-                    continue;
-                };
-                let mut job_id = None;
-                if let (Some((f, rule)), Some(key)) = (ev.finding, &key) {
-                    let r = &f.resource;
-                    sqlx::query(UPSERT_FINDING)
-                        .bind(key.as_str())
-                        .bind(&r.account)
-                        .bind(&r.region)
-                        .bind(&r.resource_type)
-                        .bind(&r.id)
-                        .bind(rule)
-                        .bind(f.rule.name.as_deref())
-                        .bind(f.compliance.as_str())
-                        .bind(f.ordering_timestamp.as_deref())
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                    job_id = sqlx::query_scalar(ENQUEUE)
-                        .bind(key.as_str())
-                        .bind(json!({ "event_id": event_id }).to_string())
-                        .bind(now)
-                        .bind(ev.max_attempts)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+            // 1. Raw events. RETURNING order is not guaranteed: map rows back by their identity; the
+            //    first occurrence in the batch owns the row, later ones are redeliveries.
+            let mut q = sqlx::query_as::<_, (i64, String, String)>(sql(INSERT_EVENTS, events.len(), 6, INSERT_EVENTS_END));
+            for (ev, key) in events.iter().zip(&keys) {
+                let verdict = if key.is_some() { "accepted" } else { "ignored" };
+                q = q.bind(ev.source).bind(ev.dedup_id).bind(now).bind(verdict).bind(key.as_ref().map(FindingKey::as_str)).bind(ev.body);
+            }
+            let mut inserted: std::collections::HashMap<(String, String), i64> =
+                q.fetch_all(&mut *tx).await?.into_iter().map(|(id, src, dedup)| ((src, dedup), id)).collect();
+            let event_ids: Vec<Option<i64>> =
+                events.iter().map(|ev| inserted.remove(&(ev.source.to_owned(), ev.dedup_id.to_owned()))).collect();
+
+            // 2. Findings of new events; the latest evaluation of a key in the batch wins.
+            let mut latest: std::collections::BTreeMap<&str, (&Finding, &str)> = std::collections::BTreeMap::new();
+            for ((ev, key), id) in events.iter().zip(&keys).zip(&event_ids) {
+                if let (Some(key), Some(_), Some(found)) = (key, id, ev.finding) {
+                    latest.insert(key.as_str(), found);
                 }
-                let detail = json!({ "source": ev.source, "dedup_id": ev.dedup_id, "event_id": event_id, "job_id": job_id });
-                sqlx::query(AUDIT)
-                    .bind(now)
-                    .bind(key.as_ref().map(FindingKey::as_str))
-                    .bind("driftfix")
-                    .bind(if key.is_some() { "event.accepted" } else { "event.ignored" })
-                    .bind(detail.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                out.push(Recorded::New { event_id, finding_key: key, job_id });
+            }
+            if !latest.is_empty() {
+                let mut q = sqlx::query(sql(UPSERT_FINDINGS, latest.len(), 12, UPSERT_FINDINGS_END));
+                for (key, (f, rule)) in &latest {
+                    let r = &f.resource;
+                    q = q.bind(*key).bind(&r.account).bind(&r.region).bind(&r.resource_type).bind(&r.id).bind(*rule)
+                        .bind(f.rule.name.as_deref()).bind("received").bind(f.compliance.as_str())
+                        .bind(f.ordering_timestamp.as_deref()).bind(now).bind(now);
+                }
+                q.execute(&mut *tx).await?;
+            }
+
+            // 3. Jobs: one per new event with a finding; the partial unique index keeps one open job per
+            //    finding, so later rows for the same key (in or before the batch) enqueue nothing.
+            let wants_job: Vec<(usize, &str, i64)> = keys
+                .iter()
+                .zip(&event_ids)
+                .enumerate()
+                .filter_map(|(i, (k, id))| Some((i, k.as_ref()?.as_str(), (*id)?)))
+                .collect();
+            let mut job_ids: Vec<Option<i64>> = vec![None; events.len()];
+            if !wants_job.is_empty() {
+                let mut q = sqlx::query_as::<_, (i64, String)>(sql(ENQUEUE, wants_job.len(), 9, ENQUEUE_END));
+                for (i, key, event_id) in &wants_job {
+                    let payload = json!({ "event_id": event_id }).to_string();
+                    q = q.bind("remediate").bind(*key).bind(payload).bind("queued").bind(now).bind(0_i64)
+                        .bind(events[*i].max_attempts).bind(now).bind(now);
+                }
+                let mut by_key: std::collections::HashMap<String, i64> = q.fetch_all(&mut *tx).await?.into_iter().map(|(id, k)| (k, id)).collect();
+                for (i, key, _) in &wants_job {
+                    job_ids[*i] = by_key.remove(*key);
+                }
+            }
+
+            // 4. One audit entry per new event.
+            let audited: Vec<usize> = (0..events.len()).filter(|&i| event_ids[i].is_some()).collect();
+            if !audited.is_empty() {
+                let mut q = sqlx::query(sql(AUDIT_MANY, audited.len(), 5, ""));
+                for &i in &audited {
+                    let ev = &events[i];
+                    let detail = json!({ "source": ev.source, "dedup_id": ev.dedup_id, "event_id": event_ids[i], "job_id": job_ids[i] });
+                    let action = if keys[i].is_some() { "event.accepted" } else { "event.ignored" };
+                    q = q.bind(now).bind(keys[i].as_ref().map(FindingKey::as_str)).bind("driftfix").bind(action).bind(detail.to_string());
+                }
+                q.execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            Ok(out)
+            Ok(keys
+                .into_iter()
+                .zip(event_ids)
+                .zip(job_ids)
+                .map(|((finding_key, event_id), job_id)| match event_id {
+                    Some(event_id) => Recorded::New { event_id, finding_key, job_id },
+                    None => Recorded::Duplicate,
+                })
+                .collect())
         })
     }
 
@@ -149,5 +194,14 @@ impl Store {
         const SQL: &str =
             "SELECT (SELECT COUNT(*) FROM raw_events), (SELECT COUNT(*) FROM findings), (SELECT COUNT(*) FROM jobs)";
         Ok(on_pool!(self, pool => sqlx::query_as(SQL).fetch_one(pool).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn values_lists_number_placeholders_row_by_row() {
+        assert_eq!(super::values(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::values(1, 1), "($1)");
     }
 }
