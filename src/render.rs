@@ -24,20 +24,87 @@ pub struct PullRequest {
     pub branch: String,
 }
 
-/// Rendering failed: a template bug, reported as an internal error.
+/// Rendering failed: a template bug (or an unreadable override), reported as an internal error.
 #[derive(Debug, thiserror::Error)]
-#[error("template `{template}`: {source}")]
-pub struct RenderError {
-    template: &'static str,
-    source: minijinja::Error,
+pub enum RenderError {
+    #[error("template `{template}`: {source}")]
+    Template { template: &'static str, source: minijinja::Error },
+    #[error("template override `{path}`: {message}")]
+    Override { path: String, message: String },
 }
 
-fn environment() -> Result<Environment<'static>, RenderError> {
-    let mut env = Environment::new();
-    for (name, src) in [("pr_title", PR_TITLE), ("pr_body", PR_BODY), ("advice", ADVICE)] {
-        env.add_template(name, src).map_err(|source| RenderError { template: name, source })?;
+/// The templates by name, with the file each one is read from in an override directory.
+const TEMPLATES: [(&str, &str, &str); 3] = [
+    ("pr_title", "pr_title.txt.j2", PR_TITLE),
+    ("pr_body", "pr_body.md.j2", PR_BODY),
+    ("advice", "advice.md.j2", ADVICE),
+];
+
+/// A compiled set of templates: the built-in ones, each optionally replaced by a file of the same
+/// name in a user's directory (`templates_dir`). Compiled once, so a broken override fails at start,
+/// not at the first finding.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates").finish_non_exhaustive()
     }
-    Ok(env)
+}
+
+impl Templates {
+    /// The templates compiled into the binary.
+    pub fn builtin() -> Result<Templates, RenderError> {
+        Templates::load(None)
+    }
+
+    /// The built-in templates, with those found in `dir` (same file names as `templates/`) instead.
+    pub fn load(dir: Option<&std::path::Path>) -> Result<Templates, RenderError> {
+        let mut env = Environment::new();
+        for (name, file, builtin) in TEMPLATES {
+            let source = match dir.map(|d| d.join(file)).filter(|p| p.exists()) {
+                Some(path) => std::fs::read_to_string(&path)
+                    .map_err(|e| RenderError::Override { path: path.display().to_string(), message: e.to_string() })?,
+                None => builtin.to_owned(),
+            };
+            env.add_template_owned(name, source).map_err(|source| RenderError::Template { template: name, source })?;
+        }
+        Ok(Templates { env })
+    }
+
+    fn render(&self, name: &'static str, ctx: &minijinja::Value) -> Result<String, RenderError> {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map_err(|source| RenderError::Template { template: name, source })
+    }
+
+    /// The pull request for a `fix` outcome (`None` for every other outcome).
+    pub fn pull_request(&self, finding: &Finding, outcome: &Outcome) -> Result<Option<PullRequest>, RenderError> {
+        let (OutcomeKind::Fix, Some(rule), Some(key)) = (outcome.kind, outcome.rule, &outcome.key) else {
+            return Ok(None);
+        };
+        let ctx = common(finding, outcome, "");
+        Ok(Some(PullRequest {
+            title: self.render("pr_title", &ctx)?.trim().to_owned(),
+            body: self.render("pr_body", &ctx)?,
+            branch: branch_name(rule.meta().name, finding, key.short(8)),
+        }))
+    }
+
+    /// Markdown explaining a non-fix outcome: what a human should do, for a ticket or the terminal.
+    pub fn advice_text(&self, finding: &Finding, outcome: &Outcome) -> Result<String, RenderError> {
+        let headline = match outcome.kind {
+            OutcomeKind::Fix => "A fix is proposed",
+            OutcomeKind::Advice => "Manual change needed",
+            OutcomeKind::DriftOnly => "Re-apply needed: the code is already compliant",
+            OutcomeKind::NoMatch => "Unmanaged resource: no Terraform block defines it",
+            OutcomeKind::Unsupported => "No remediation available for this rule",
+            OutcomeKind::Suppressed => "Suppressed in code",
+        };
+        self.render("advice", &common(finding, outcome, headline))
+    }
 }
 
 /// The deterministic branch of a finding: `driftfix/<rule-slug>/<resource-slug>-<key8>`.
@@ -115,41 +182,30 @@ fn common(finding: &Finding, outcome: &Outcome, headline: &str) -> minijinja::Va
     }
 }
 
-/// The pull request for a `fix` outcome (`None` for every other outcome).
+/// The pull request for a `fix` outcome, with the built-in templates.
 pub fn pull_request(finding: &Finding, outcome: &Outcome) -> Result<Option<PullRequest>, RenderError> {
-    let (OutcomeKind::Fix, Some(rule), Some(key)) = (outcome.kind, outcome.rule, &outcome.key) else {
-        return Ok(None);
-    };
-    let env = environment()?;
-    let ctx = common(finding, outcome, "");
-    let render = |name: &'static str| {
-        env.get_template(name).and_then(|t| t.render(&ctx)).map_err(|source| RenderError { template: name, source })
-    };
-    Ok(Some(PullRequest {
-        title: render("pr_title")?.trim().to_owned(),
-        body: render("pr_body")?,
-        branch: branch_name(rule.meta().name, finding, key.short(8)),
-    }))
+    Templates::builtin()?.pull_request(finding, outcome)
 }
 
-/// Markdown explaining a non-fix outcome: what a human should do, for a ticket or the terminal.
+/// The advice text for a non-fix outcome, with the built-in templates.
 pub fn advice_text(finding: &Finding, outcome: &Outcome) -> Result<String, RenderError> {
-    let env = environment()?;
-    let headline = match outcome.kind {
-        OutcomeKind::Fix => "A fix is proposed",
-        OutcomeKind::Advice => "Manual change needed",
-        OutcomeKind::DriftOnly => "Re-apply needed: the code is already compliant",
-        OutcomeKind::NoMatch => "Unmanaged resource: no Terraform block defines it",
-        OutcomeKind::Unsupported => "No remediation available for this rule",
-        OutcomeKind::Suppressed => "Suppressed in code",
-    };
-    let ctx = common(finding, outcome, headline);
-    env.get_template("advice").and_then(|t| t.render(&ctx)).map_err(|source| RenderError { template: "advice", source })
+    Templates::builtin()?.advice_text(finding, outcome)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::slug;
+    use super::{RenderError, Templates, slug};
+
+    #[test]
+    fn overrides_replace_only_the_templates_they_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pr_title.txt.j2"), "[sec] {{ rule.name }}").unwrap();
+        let t = Templates::load(Some(dir.path())).unwrap();
+        assert_eq!(t.env.get_template("pr_title").unwrap().source(), "[sec] {{ rule.name }}");
+        assert_eq!(t.env.get_template("pr_body").unwrap().source(), super::PR_BODY);
+        std::fs::write(dir.path().join("advice.md.j2"), "{% if %}").unwrap();
+        assert!(matches!(Templates::load(Some(dir.path())), Err(RenderError::Template { template: "advice", .. })));
+    }
 
     #[test]
     fn slugs_are_branch_safe() {

@@ -55,6 +55,9 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         lease_ms: i64::try_from(config.lease_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
         poll_interval: Duration::from_millis(500),
         dry_run: config.dry_run,
+        templates: Arc::new(
+            crate::render::Templates::load(config.templates_dir.as_deref()).context("loading the templates")?,
+        ),
     };
     let workers = (0..config.workers)
         .map(|_| Worker::new(store.clone(), worker_config.clone()).with_metrics(metrics.clone()))

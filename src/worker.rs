@@ -16,7 +16,7 @@ use crate::finding::{Finding, parse_event};
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::remediate::{Outcome, OutcomeKind, Request, remediate};
-use crate::render::{self, PullRequest};
+use crate::render::{PullRequest, Templates};
 use crate::store::{Job, JobOutcome, Resolution, Store, StoreError};
 use crate::terraform::index::Index;
 use crate::terraform::state::{StateInstance, parse_state};
@@ -43,6 +43,8 @@ pub struct WorkerConfig {
     /// Store proposals without pushing them. Pushing does not exist yet, so this is always the
     /// behaviour; `false` only logs a warning at start.
     pub dry_run: bool,
+    /// PR and advice templates (built-in, or with the configured overrides).
+    pub templates: Arc<Templates>,
 }
 
 /// A failure of the store itself (the job's lease then expires and it is claimed again).
@@ -177,9 +179,9 @@ impl Worker {
         let repo_label = route.repo.clone();
         self.store.set_route(key, Some((&route.name, &repo_label))).await?;
         let rule_override = catalog::by_identifier(&stored_rule).map(|_| stored_rule.clone());
-        let policy = self.config.policy.clone();
+        let config = self.config.clone();
         let worked =
-            tokio::task::spawn_blocking(move || run_engine(&finding, &route, &policy, rule_override.as_deref()))
+            tokio::task::spawn_blocking(move || run_engine(&finding, &route, &config, rule_override.as_deref()))
                 .await
                 .map_err(|e| Failure::Job(format!("engine task failed: {e}")))?
                 .map_err(Failure::Job)?;
@@ -231,7 +233,8 @@ fn elapsed_ms(since: Instant) -> u64 {
 }
 
 /// The synchronous part: load the repository and state, remediate, render. Runs on a blocking thread.
-fn run_engine(finding: &Finding, route: &Route, policy: &Policy, rule: Option<&str>) -> Result<Worked, String> {
+fn run_engine(finding: &Finding, route: &Route, config: &WorkerConfig, rule: Option<&str>) -> Result<Worked, String> {
+    let policy = &config.policy;
     let repo = Path::new(&route.repo);
     let ws = load_workspace(repo, &route.paths)?;
     let state = load_states(repo, &route.state)?;
@@ -240,7 +243,7 @@ fn run_engine(finding: &Finding, route: &Route, policy: &Policy, rule: Option<&s
     let req =
         Request { finding, workspace: &ws, index: &index, state: &state, policy, params: &params, rule_override: rule };
     let outcome = remediate(&req).map_err(|e| e.to_string())?;
-    let pr = render::pull_request(finding, &outcome).map_err(|e| e.to_string())?;
+    let pr = config.templates.pull_request(finding, &outcome).map_err(|e| e.to_string())?;
     Ok(Worked { outcome, pr })
 }
 

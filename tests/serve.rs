@@ -129,11 +129,14 @@ fn wait_state(base: &str, key: &str, want: &str, within: Duration) -> serde_json
 
 fn write_config(dir: &Path, database_url: &str, repo: &Path, lease_seconds: u32) -> std::path::PathBuf {
     let text = format!(
-        "database_url = \"{database_url}\"\nworkers = 2\nlease_seconds = {lease_seconds}\n\
+        "database_url = \"{database_url}\"\nworkers = 2\nlease_seconds = {lease_seconds}\ntemplates_dir = \"{}\"\n\
          [intake.eventbridge]\napi_keys = [\"{KEY}\"]\n\n[api]\ntokens = [\"{TOKEN}\"]\n\n\
          [[routes]]\nname = \"example\"\nrepo = \"{}\"\n",
+        dir.join("templates").display(),
         repo.display()
     );
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::write(dir.join("templates/pr_title.txt.j2"), "[security] {{ rule.title }} ({{ location.address }})").unwrap();
     let path = dir.join("driftfix.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -155,6 +158,11 @@ fn serve_end_to_end_then_sigterm_drains() {
     let f = wait_state(&server.base, &key, "proposed", Duration::from_secs(30));
     assert_eq!(f["location"]["address"], "module.network.aws_security_group.web", "{f}");
     assert!(f["proposal"]["branch"].as_str().unwrap().starts_with("driftfix/restricted-ssh/"), "{f}");
+    assert_eq!(
+        f["proposal"]["title"],
+        "[security] close SSH to the internet (module.network.aws_security_group.web)",
+        "the configured template directory overrides the built-in title"
+    );
     assert!(f["diff"].as_str().unwrap().contains("-    from_port   = 22"), "{f}");
     let actions: Vec<&str> = f["audit"].as_array().unwrap().iter().filter_map(|a| a["action"].as_str()).collect();
     assert!(actions.starts_with(&["event.accepted"]) && actions.contains(&"proposal.rendered"), "{actions:?}");

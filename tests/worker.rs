@@ -107,6 +107,7 @@ fn worker(store: &Store, routes: Vec<Route>) -> Worker {
         lease_ms: 60_000,
         poll_interval: Duration::from_millis(20),
         dry_run: true,
+        templates: std::sync::Arc::new(driftfix::render::Templates::builtin().unwrap()),
     };
     Worker::new(store.clone(), config)
 }
