@@ -136,7 +136,8 @@ fn write_config(dir: &Path, database_url: &str, repo: &Path, lease_seconds: u32)
         repo.display()
     );
     std::fs::create_dir_all(dir.join("templates")).unwrap();
-    std::fs::write(dir.join("templates/pr_title.txt.j2"), "[security] {{ rule.title }} ({{ location.address }})").unwrap();
+    std::fs::write(dir.join("templates/pr_title.txt.j2"), "[security] {{ rule.title }} ({{ location.address }})")
+        .unwrap();
     let path = dir.join("driftfix.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -159,8 +160,7 @@ fn serve_end_to_end_then_sigterm_drains() {
     assert_eq!(f["location"]["address"], "module.network.aws_security_group.web", "{f}");
     assert!(f["proposal"]["branch"].as_str().unwrap().starts_with("driftfix/restricted-ssh/"), "{f}");
     assert_eq!(
-        f["proposal"]["title"],
-        "[security] close SSH to the internet (module.network.aws_security_group.web)",
+        f["proposal"]["title"], "[security] close SSH to the internet (module.network.aws_security_group.web)",
         "the configured template directory overrides the built-in title"
     );
     assert!(f["diff"].as_str().unwrap().contains("-    from_port   = 22"), "{f}");
@@ -264,21 +264,8 @@ fn two_replicas_on_postgres_process_a_thousand_findings_exactly_once() {
     if std::env::var_os("DRIFTFIX_SKIP_POSTGRES").is_some() {
         return;
     }
-    let admin = std::env::var("DRIFTFIX_TEST_POSTGRES_URL")
-        .expect("DRIFTFIX_TEST_POSTGRES_URL is not set: run .ci/run, or DRIFTFIX_SKIP_POSTGRES=1 to skip PostgreSQL");
-    let db_name = "driftfix_serve_replicas";
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let url = rt.block_on(async {
-        let Ok(driftfix::store::Store::Postgres(pool)) = driftfix::store::Store::connect(&admin).await else {
-            panic!()
-        };
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")))
-            .execute(&pool)
-            .await
-            .unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db_name}"))).execute(&pool).await.unwrap();
-        format!("{}/{db_name}", admin.rsplit_once('/').unwrap().0)
-    });
+    let url = rt.block_on(support::db::postgres_url("driftfix_serve_replicas")).expect("PostgreSQL");
     let dir = tempfile::tempdir().unwrap();
     let repo = support::copy_tree(&support::examples().join("terraform"));
     let config = write_config(dir.path(), &url, repo.path(), 30);

@@ -9,48 +9,6 @@ use driftfix::finding::parse_event;
 use driftfix::store::{JobOutcome, NewEvent, Recorded, Store};
 use std::collections::BTreeSet;
 
-async fn sqlite() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("driftfix.db").display());
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    (store, dir)
-}
-
-async fn postgres(name: &str) -> Option<Store> {
-    if std::env::var_os("DRIFTFIX_SKIP_POSTGRES").is_some() {
-        return None;
-    }
-    let admin = std::env::var("DRIFTFIX_TEST_POSTGRES_URL")
-        .expect("DRIFTFIX_TEST_POSTGRES_URL is not set: run .ci/run, or DRIFTFIX_SKIP_POSTGRES=1 to skip PostgreSQL");
-    // Deterministic (a rerun drops and reuses it) and within PostgreSQL's 63-byte identifier limit.
-    let db = format!("driftfix_test_{}", name.chars().take(40).collect::<String>());
-    let Store::Postgres(pool) = Store::connect(&admin).await.unwrap() else { panic!("not a PostgreSQL URL") };
-    let drop_db = format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)");
-    let create_db = format!("CREATE DATABASE {db}");
-    sqlx::query(sqlx::AssertSqlSafe(drop_db)).execute(&pool).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(create_db)).execute(&pool).await.unwrap();
-    pool.close().await;
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
-    let store = Store::connect(&format!("{base}/{db}")).await.unwrap();
-    store.migrate().await.unwrap();
-    Some(store)
-}
-
-/// Run a scenario on SQLite and on PostgreSQL.
-macro_rules! on_both {
-    ($name:ident, $scenario:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn $name() {
-            let (store, _dir) = sqlite().await;
-            $scenario(&store).await;
-            if let Some(pg) = postgres(stringify!($name)).await {
-                $scenario(&pg).await;
-            }
-        }
-    };
-}
-
 fn event(resource: &str) -> String {
     support::compliance_event("restricted-ssh", "AWS::EC2::SecurityGroup", resource)
 }
@@ -74,7 +32,7 @@ async fn migrations_are_idempotent(store: &Store) {
     store.migrate().await.unwrap();
     assert_eq!(store.counts().await.unwrap(), (1, 1, 1), "data survives re-running migrations");
 }
-on_both!(migrations_run_once_and_keep_data, migrations_are_idempotent);
+on_both!(migrations_run_once_and_keep_data, migrations_are_idempotent, "driftfix_test_");
 
 async fn redelivery_creates_no_work(store: &Store) {
     let body = event("sg-2");
@@ -93,7 +51,7 @@ async fn redelivery_creates_no_work(store: &Store) {
     assert_eq!(trail.len(), 2, "each accepted event is audited once: {trail:?}");
     assert!(trail.iter().all(|(_, actor, action, _)| actor == "driftfix" && action == "event.accepted"));
 }
-on_both!(the_same_event_ten_times_is_one_finding_and_one_job, redelivery_creates_no_work);
+on_both!(the_same_event_ten_times_is_one_finding_and_one_job, redelivery_creates_no_work, "driftfix_test_");
 
 async fn ignored_events_are_kept(store: &Store) {
     let ev = NewEvent { source: "sns", dedup_id: "m-1", body: "{}", finding: None, max_attempts: 3 };
@@ -101,7 +59,7 @@ async fn ignored_events_are_kept(store: &Store) {
     assert_eq!(store.counts().await.unwrap(), (1, 0, 0));
     assert_eq!(store.record_event(&ev).await.unwrap(), Recorded::Duplicate);
 }
-on_both!(well_formed_events_without_a_finding_are_recorded_as_ignored, ignored_events_are_kept);
+on_both!(well_formed_events_without_a_finding_are_recorded_as_ignored, ignored_events_are_kept, "driftfix_test_");
 
 async fn concurrent_claims_never_collide(store: &Store) {
     for i in 0..60 {
@@ -128,7 +86,7 @@ async fn concurrent_claims_never_collide(store: &Store) {
     assert_eq!(unique.len(), 60, "no job claimed twice");
     assert_eq!(store.job_states().await.unwrap(), [("done".to_owned(), 60)]);
 }
-on_both!(eight_workers_claim_sixty_jobs_without_double_claims, concurrent_claims_never_collide);
+on_both!(eight_workers_claim_sixty_jobs_without_double_claims, concurrent_claims_never_collide, "driftfix_test_");
 
 async fn retries_back_off_then_park_dead(store: &Store) {
     let Recorded::New { job_id: Some(id), .. } = record(store, "r-1", &event("sg-r")).await else { panic!() };
@@ -152,7 +110,7 @@ async fn retries_back_off_then_park_dead(store: &Store) {
     assert_eq!((state.as_str(), attempts), ("dead", 3));
     assert_eq!(error.as_deref(), Some("GitHub answered 502"), "the last error is kept");
 }
-on_both!(failed_jobs_back_off_and_end_dead_with_their_error, retries_back_off_then_park_dead);
+on_both!(failed_jobs_back_off_and_end_dead_with_their_error, retries_back_off_then_park_dead, "driftfix_test_");
 
 async fn expired_leases_are_taken_over(store: &Store) {
     record(store, "l-1", &event("sg-l")).await;
@@ -162,7 +120,7 @@ async fn expired_leases_are_taken_over(store: &Store) {
     assert!(!store.finish_job(&crashed, &JobOutcome::Done).await.unwrap(), "the old owner's result is dropped");
     assert!(store.finish_job(&rescuer, &JobOutcome::Done).await.unwrap());
 }
-on_both!(a_dead_replicas_job_is_finished_by_another, expired_leases_are_taken_over);
+on_both!(a_dead_replicas_job_is_finished_by_another, expired_leases_are_taken_over, "driftfix_test_");
 
 async fn audit_is_append_only(store: &Store) {
     store.audit(Some("k"), "driftfix", "test", &serde_json::json!({"a": 1})).await.unwrap();
@@ -178,7 +136,7 @@ async fn audit_is_append_only(store: &Store) {
     assert!(delete.is_err(), "audit rows cannot be deleted");
     assert_eq!(store.audit_trail("k").await.unwrap().len(), 1);
 }
-on_both!(the_audit_log_is_append_only, audit_is_append_only);
+on_both!(the_audit_log_is_append_only, audit_is_append_only, "driftfix_test_");
 
 async fn make_due(store: &Store, id: i64) -> u64 {
     const SQL: &str = "UPDATE jobs SET run_at = 0 WHERE id = $1";
@@ -243,4 +201,4 @@ async fn batches_keep_sequential_semantics(store: &Store) {
     let again = store.record_events(&batch[..1]).await.unwrap();
     assert_eq!(again, [Recorded::Duplicate], "and across batches");
 }
-on_both!(a_batch_behaves_like_its_events_one_by_one, batches_keep_sequential_semantics);
+on_both!(a_batch_behaves_like_its_events_one_by_one, batches_keep_sequential_semantics, "driftfix_test_");

@@ -23,48 +23,6 @@ use std::time::Duration;
 use support::{copy_tree, examples, snapshot};
 use tower::ServiceExt;
 
-async fn sqlite() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("driftfix.db").display());
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    (store, dir)
-}
-
-async fn postgres(name: &str) -> Option<Store> {
-    if std::env::var_os("DRIFTFIX_SKIP_POSTGRES").is_some() {
-        return None;
-    }
-    let admin = std::env::var("DRIFTFIX_TEST_POSTGRES_URL")
-        .expect("DRIFTFIX_TEST_POSTGRES_URL is not set: run .ci/run, or DRIFTFIX_SKIP_POSTGRES=1 to skip PostgreSQL");
-    // Distinct from tests/store.rs's databases, deterministic, and within the 63-byte limit.
-    let db = format!("driftfix_w_{}", name.chars().take(48).collect::<String>());
-    let Store::Postgres(pool) = Store::connect(&admin).await.unwrap() else { panic!("not a PostgreSQL URL") };
-    let drop_db = format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)");
-    let create_db = format!("CREATE DATABASE {db}");
-    sqlx::query(sqlx::AssertSqlSafe(drop_db)).execute(&pool).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(create_db)).execute(&pool).await.unwrap();
-    pool.close().await;
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
-    let store = Store::connect(&format!("{base}/{db}")).await.unwrap();
-    store.migrate().await.unwrap();
-    Some(store)
-}
-
-/// Run a scenario on SQLite and on PostgreSQL.
-macro_rules! on_both {
-    ($name:ident, $scenario:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn $name() {
-            let (store, _dir) = sqlite().await;
-            $scenario(&store).await;
-            if let Some(pg) = postgres(stringify!($name)).await {
-                $scenario(&pg).await;
-            }
-        }
-    };
-}
-
 fn example_event(name: &str) -> String {
     std::fs::read_to_string(examples().join("events").join(name)).unwrap()
 }
@@ -175,7 +133,7 @@ async fn fix_is_proposed_and_stored(store: &Store) {
         ]
     );
 }
-on_both!(a_fixable_finding_is_proposed_with_its_diff_and_branch, fix_is_proposed_and_stored);
+on_both!(a_fixable_finding_is_proposed_with_its_diff_and_branch, fix_is_proposed_and_stored, "driftfix_w_");
 
 async fn unrouted_findings_are_no_route(store: &Store) {
     let repo = copy_tree(&examples().join("terraform"));
@@ -191,7 +149,7 @@ async fn unrouted_findings_are_no_route(store: &Store) {
     assert!(d.proposal.is_none());
     assert_eq!(actions(store, &key).await, ["event.accepted", "finding.no-route"]);
 }
-on_both!(a_finding_no_route_covers_is_no_route, unrouted_findings_are_no_route);
+on_both!(a_finding_no_route_covers_is_no_route, unrouted_findings_are_no_route, "driftfix_w_");
 
 async fn unsupported_and_other_outcomes(store: &Store) {
     let repo = copy_tree(&examples().join("terraform"));
@@ -208,7 +166,7 @@ async fn unsupported_and_other_outcomes(store: &Store) {
     assert_eq!(d.summary.state, "no-match");
     assert!(d.reason.as_deref().unwrap().contains("What to do:"), "advice steps are kept: {:?}", d.reason);
 }
-on_both!(unsupported_rules_and_unmanaged_resources_get_their_states, unsupported_and_other_outcomes);
+on_both!(unsupported_rules_and_unmanaged_resources_get_their_states, unsupported_and_other_outcomes, "driftfix_w_");
 
 async fn broken_repo_is_retried(store: &Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -232,7 +190,7 @@ async fn broken_repo_is_retried(store: &Store) {
     assert_eq!(state, "queued");
     assert!(error.as_deref().unwrap().contains("no Terraform files under does/not/exist"), "{error:?}");
 }
-on_both!(a_broken_repository_path_fails_the_job_for_a_retry, broken_repo_is_retried);
+on_both!(a_broken_repository_path_fails_the_job_for_a_retry, broken_repo_is_retried, "driftfix_w_");
 
 async fn route_paths_limit_the_workspace(store: &Store) {
     let storage = std::fs::read_to_string(examples().join("terraform/modules/storage/main.tf")).unwrap();
@@ -258,7 +216,7 @@ async fn route_paths_limit_the_workspace(store: &Store) {
         ("module.storage.aws_s3_bucket.public", "modules/storage/main.tf")
     );
 }
-on_both!(route_paths_keep_their_roots_and_the_modules_they_call, route_paths_limit_the_workspace);
+on_both!(route_paths_keep_their_roots_and_the_modules_they_call, route_paths_limit_the_workspace, "driftfix_w_");
 
 async fn shutdown_is_graceful(store: &Store) {
     let repo = copy_tree(&examples().join("terraform"));
@@ -287,7 +245,7 @@ async fn shutdown_is_graceful(store: &Store) {
     drop(tx);
     tokio::time::timeout(Duration::from_secs(10), running).await.expect("run exits without a sender").unwrap();
 }
-on_both!(run_stops_claiming_when_shutdown_flips, shutdown_is_graceful);
+on_both!(run_stops_claiming_when_shutdown_flips, shutdown_is_graceful, "driftfix_w_");
 
 const TOKEN: &str = "s3cr3t-read-token";
 
@@ -476,11 +434,11 @@ async fn api_serves_findings(store: &Store) {
     let (status, _, _) = get(&app, "/api/findings/0000", Some("Bearer wrong")).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "authentication comes before lookups");
 }
-on_both!(the_read_api_lists_filters_pages_and_shows_findings, api_serves_findings);
+on_both!(the_read_api_lists_filters_pages_and_shows_findings, api_serves_findings, "driftfix_w_");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn findings_command_prints_a_table_and_json() {
-    let (store, dir) = sqlite().await;
+    let (store, dir) = support::db::sqlite().await;
     let repo = copy_tree(&examples().join("terraform"));
     let keys = populated(&store, repo.path()).await;
     store.close().await;
