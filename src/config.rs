@@ -35,26 +35,37 @@ pub const ENV_CONFIG_FILE: &str = "DRIFTFIX_CONFIG";
 /// The default `listen` address.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 
-/// Every environment variable that overrides a configuration key (env wins over the file). Each is
-/// `DRIFTFIX_` + the key's dotted path in upper case with `_` for `.`. Lists are comma-separated.
-pub const ENV_KEYS: &[&str] = &[
-    "DRIFTFIX_LISTEN",
-    "DRIFTFIX_DATABASE_URL",
-    "DRIFTFIX_DRY_RUN",
-    "DRIFTFIX_LOG_FORMAT",
-    "DRIFTFIX_BODY_LIMIT_BYTES",
-    "DRIFTFIX_WORKERS",
-    "DRIFTFIX_MAX_ATTEMPTS",
-    "DRIFTFIX_LEASE_SECONDS",
-    "DRIFTFIX_QUEUE_HIGH_WATER",
-    "DRIFTFIX_TEMPLATES_DIR",
-    "DRIFTFIX_INTAKE_EVENTBRIDGE_HEADER",
-    "DRIFTFIX_INTAKE_EVENTBRIDGE_API_KEYS",
-    "DRIFTFIX_INTAKE_EVENTBRIDGE_BASIC_AUTH",
-    "DRIFTFIX_INTAKE_SNS_TOPIC_ARNS",
-    "DRIFTFIX_INTAKE_GITHUB_WEBHOOK_SECRETS",
-    "DRIFTFIX_API_TOKENS",
-];
+/// Declares [`ENV_KEYS`] and the dotted key each one overrides from one list, so the two can never
+/// fall out of step.
+macro_rules! env_overrides {
+    ($($var:literal => $key:literal,)*) => {
+        /// Every environment variable that overrides a configuration key (env wins over the file).
+        /// Each is `DRIFTFIX_` + the key's dotted path in upper case with `_` for `.`. Lists are
+        /// comma-separated.
+        pub const ENV_KEYS: &[&str] = &[$($var),*];
+        /// The dotted key each of [`ENV_KEYS`] overrides, in the same order.
+        const ENV_SETTINGS: &[&str] = &[$($key),*];
+    };
+}
+
+env_overrides! {
+    "DRIFTFIX_LISTEN" => "listen",
+    "DRIFTFIX_DATABASE_URL" => "database_url",
+    "DRIFTFIX_DRY_RUN" => "dry_run",
+    "DRIFTFIX_LOG_FORMAT" => "log_format",
+    "DRIFTFIX_BODY_LIMIT_BYTES" => "body_limit_bytes",
+    "DRIFTFIX_WORKERS" => "workers",
+    "DRIFTFIX_MAX_ATTEMPTS" => "max_attempts",
+    "DRIFTFIX_LEASE_SECONDS" => "lease_seconds",
+    "DRIFTFIX_QUEUE_HIGH_WATER" => "queue_high_water",
+    "DRIFTFIX_TEMPLATES_DIR" => "templates_dir",
+    "DRIFTFIX_INTAKE_EVENTBRIDGE_HEADER" => "intake.eventbridge.header",
+    "DRIFTFIX_INTAKE_EVENTBRIDGE_API_KEYS" => "intake.eventbridge.api_keys",
+    "DRIFTFIX_INTAKE_EVENTBRIDGE_BASIC_AUTH" => "intake.eventbridge.basic_auth",
+    "DRIFTFIX_INTAKE_SNS_TOPIC_ARNS" => "intake.sns.topic_arns",
+    "DRIFTFIX_INTAKE_GITHUB_WEBHOOK_SECRETS" => "intake.github.webhook_secrets",
+    "DRIFTFIX_API_TOKENS" => "api.tokens",
+}
 
 /// `DRIFTFIX_` variables that are not configuration: the file's path and the test and bench
 /// harnesses' switches. Everything else starting with `DRIFTFIX_` must be in [`ENV_KEYS`].
@@ -573,26 +584,6 @@ fn friendly(message: &str) -> String {
 
 // ---------------------------------------------------------------------------------------------
 // Environment
-
-/// The dotted key each of [`ENV_KEYS`] overrides, in the same order.
-const ENV_SETTINGS: &[&str] = &[
-    "listen",
-    "database_url",
-    "dry_run",
-    "log_format",
-    "body_limit_bytes",
-    "workers",
-    "max_attempts",
-    "lease_seconds",
-    "queue_high_water",
-    "templates_dir",
-    "intake.eventbridge.header",
-    "intake.eventbridge.api_keys",
-    "intake.eventbridge.basic_auth",
-    "intake.sns.topic_arns",
-    "intake.github.webhook_secrets",
-    "api.tokens",
-];
 
 /// Apply `DRIFTFIX_*` overrides. Returns, for each key set from the environment, its variable.
 fn apply_env(config: &mut Config, env: &[(String, String)], problems: &mut Vec<Problem>) -> BTreeMap<String, String> {

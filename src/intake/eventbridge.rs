@@ -2,7 +2,7 @@
 //! connection's secret (an API-key header or Basic auth) is the only authentication: checked first,
 //! in constant time, against every configured secret.
 
-use super::{IntakeState, Reject, check_backpressure, is_ignorable, read_body, record};
+use super::{IntakeState, Reject, check_backpressure, content_id, is_ignorable, read_body, record};
 use crate::auth;
 use crate::finding::{Finding, parse_event};
 use axum::extract::State;
@@ -71,10 +71,4 @@ fn dedup_id(f: &Finding) -> String {
         f.resource.id,
         f.ordering_timestamp.as_deref().unwrap_or_default()
     )
-}
-
-/// A content hash, for deliveries that carry no id of their own.
-pub fn content_id(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -35,7 +35,7 @@ pub async fn handle(
     let delivery = headers
         .get("x-github-delivery")
         .and_then(|v| v.to_str().ok())
-        .map_or_else(|| super::eventbridge::content_id(&bytes), str::to_owned);
+        .map_or_else(|| super::content_id(&bytes), str::to_owned);
     if serde_json::from_slice::<serde_json::Value>(&bytes).is_err() {
         return Err(Reject::new(StatusCode::BAD_REQUEST, "body is not JSON"));
     }

@@ -154,6 +154,12 @@ pub async fn record(
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
+/// A content hash, for deliveries that carry no id of their own.
+pub fn content_id(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The intake routes.
 pub fn router(state: IntakeState) -> axum::Router {
     use axum::routing::post;

@@ -83,21 +83,24 @@ impl Store {
         }
     }
 
+    /// The migrations of this store's dialect.
+    fn migrator(&self) -> sqlx::migrate::Migrator {
+        match self {
+            Store::Sqlite(_) => sqlx::migrate!("./migrations/sqlite"),
+            Store::Postgres(_) => sqlx::migrate!("./migrations/postgres"),
+        }
+    }
+
     /// Apply pending migrations (forward-only).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
-            Store::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
-        }
+        let migrator = self.migrator();
+        on_pool!(self, p => migrator.run(p).await?);
         Ok(())
     }
 
     /// Whether every migration this binary knows is applied (for readiness checks).
     pub async fn is_migrated(&self) -> Result<bool, StoreError> {
-        let known = match self {
-            Store::Sqlite(_) => sqlx::migrate!("./migrations/sqlite").iter().count(),
-            Store::Postgres(_) => sqlx::migrate!("./migrations/postgres").iter().count(),
-        };
+        let known = self.migrator().iter().count();
         let applied: Result<i64, sqlx::Error> = on_pool!(self, p => {
             sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(p).await
         });
