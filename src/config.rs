@@ -65,6 +65,10 @@ env_overrides! {
     "DRIFTFIX_INTAKE_SNS_TOPIC_ARNS" => "intake.sns.topic_arns",
     "DRIFTFIX_INTAKE_GITHUB_WEBHOOK_SECRETS" => "intake.github.webhook_secrets",
     "DRIFTFIX_API_TOKENS" => "api.tokens",
+    "DRIFTFIX_GITHUB_APP_ID" => "github.app_id",
+    "DRIFTFIX_GITHUB_PRIVATE_KEY" => "github.private_key",
+    "DRIFTFIX_GITHUB_PRIVATE_KEY_FILE" => "github.private_key_file",
+    "DRIFTFIX_GITHUB_API_URL" => "github.api_url",
 }
 
 /// `DRIFTFIX_` variables that are not configuration: the file's path and the test and bench
@@ -87,7 +91,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
 ];
 
 /// Keys whose values are secrets: their values never appear in a message.
-const SECRET_KEYS: &[&str] = &["database_url", "api_keys", "basic_auth", "webhook_secrets", "tokens"];
+const SECRET_KEYS: &[&str] = &["database_url", "api_keys", "basic_auth", "webhook_secrets", "tokens", "private_key"];
 
 /// Configuration of `driftfix serve`. Every key has a default, so an empty file is valid.
 #[derive(Debug, Clone, Deserialize)]
@@ -115,6 +119,8 @@ pub struct Config {
     pub templates_dir: Option<PathBuf>,
     pub intake: Intake,
     pub api: Api,
+    /// The GitHub App the bot acts as (needed by routes whose `repo` is `owner/name`).
+    pub github: GitHub,
     /// The organisation's remediation policy, the same table `driftfix remediate --policy` reads.
     pub policy: Policy,
     /// Finding → code. The first route that matches wins; a finding no route matches is recorded as
@@ -178,6 +184,58 @@ pub struct Api {
     pub tokens: Vec<SecretString>,
 }
 
+/// The GitHub App: its id and private key, and the API it talks to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GitHub {
+    /// The App's id (0: no App configured).
+    pub app_id: u64,
+    /// The App's private key, PEM. Prefer `DRIFTFIX_GITHUB_PRIVATE_KEY` or `private_key_file`.
+    pub private_key: SecretString,
+    /// A file holding the private key (used when `private_key` is empty).
+    #[serde(deserialize_with = "empty_path_is_none")]
+    pub private_key_file: Option<PathBuf>,
+    /// `https://api.github.com`, or `https://HOST/api/v3` for GitHub Enterprise Server.
+    pub api_url: String,
+}
+
+impl Default for GitHub {
+    fn default() -> Self {
+        GitHub {
+            app_id: 0,
+            private_key: SecretString::from(""),
+            private_key_file: None,
+            api_url: "https://api.github.com".into(),
+        }
+    }
+}
+
+impl GitHub {
+    /// Whether an App is configured at all.
+    pub fn configured(&self) -> bool {
+        self.app_id != 0
+    }
+
+    /// The private key: `private_key`, else the contents of `private_key_file`. A key given on one
+    /// line with literal `\n` (as some secret stores hand it over) is unfolded.
+    pub fn key(&self) -> Result<SecretString, String> {
+        let inline = self.private_key.expose_secret().trim();
+        let text = if !inline.is_empty() {
+            inline.to_owned()
+        } else if let Some(path) = &self.private_key_file {
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read `github.private_key_file` {}: {e}", path.display()))?
+        } else {
+            return Err("the GitHub App has no private key (`github.private_key` or `github.private_key_file`)".into());
+        };
+        let text = if text.contains('\n') { text } else { text.replace("\\n", "\n") };
+        if !text.contains("-----BEGIN") || !text.contains("PRIVATE KEY-----") {
+            return Err("the GitHub App private key is not a PEM private key".into());
+        }
+        Ok(SecretString::from(text))
+    }
+}
+
 /// Which code a finding belongs to. Empty lists (and an empty tag table) match anything.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -191,7 +249,8 @@ pub struct Route {
     /// Every one of these tags must be on the resource with this exact value.
     #[serde(default)]
     pub resource_tags: BTreeMap<String, String>,
-    /// A local directory (a git checkout) until the GitHub integration lands; then `owner/name`.
+    /// `owner/name` on GitHub (through the App), or a local directory (an absolute path, or one
+    /// starting with `.`) read as it is, for dry runs and tests.
     pub repo: String,
     /// Sub-directories of the repository to load; empty means the whole repository.
     #[serde(default)]
@@ -202,6 +261,18 @@ pub struct Route {
 }
 
 impl Route {
+    /// The GitHub repository this route names, `None` for a local directory (a path that is
+    /// absolute or starts with `.`) or a value that is neither.
+    pub fn github_repo(&self) -> Option<crate::github::RepoName> {
+        if self.is_local() { None } else { crate::github::RepoName::parse(self.repo.trim()) }
+    }
+
+    /// Whether `repo` is a local directory.
+    pub fn is_local(&self) -> bool {
+        let r = self.repo.trim();
+        r.starts_with('/') || r.starts_with('.') || r.starts_with('~') || Path::new(r).is_absolute()
+    }
+
     /// Whether this route covers the finding's account, region and tags.
     pub fn matches(&self, finding: &Finding) -> bool {
         let r = &finding.resource;
@@ -226,6 +297,7 @@ impl Default for Config {
             templates_dir: None,
             intake: Intake::default(),
             api: Api::default(),
+            github: GitHub::default(),
             policy: Policy::default(),
             routes: Vec::new(),
         }
@@ -628,6 +700,10 @@ fn apply_env(config: &mut Config, env: &[(String, String)], problems: &mut Vec<P
             "intake.sns.topic_arns" => config.intake.sns.topic_arns = list(v).map(str::to_owned).collect(),
             "intake.github.webhook_secrets" => config.intake.github.webhook_secrets = secret_list(v),
             "api.tokens" => config.api.tokens = secret_list(v),
+            "github.app_id" => number(v, &mut config.github.app_id, bad),
+            "github.private_key" => config.github.private_key = SecretString::from(v),
+            "github.private_key_file" => config.github.private_key_file = (!v.is_empty()).then(|| PathBuf::from(v)),
+            "github.api_url" => config.github.api_url = v.to_owned(),
             other => unreachable!("ENV_SETTINGS entry `{other}` has no override"),
         }
         set.insert(key.to_owned(), var.clone());
@@ -718,8 +794,34 @@ impl Check<'_> {
             }
         }
         self.intake(c);
+        self.github(c);
         self.policy(&c.policy);
         self.routes(&c.routes, route_index);
+    }
+
+    /// The App is complete when configured, and configured when a route needs it.
+    fn github(&mut self, c: &Config) {
+        let g = &c.github;
+        match url::Url::parse(&g.api_url) {
+            Ok(u) if matches!(u.scheme(), "https" | "http") && u.host().is_some() => {}
+            _ => self.setting("github.api_url", None, format!("`github.api_url` `{}` is not an http(s) URL", g.api_url)),
+        }
+        if g.configured() {
+            if let Err(e) = g.key() {
+                let key = if g.private_key.expose_secret().trim().is_empty() && g.private_key_file.is_some() {
+                    "github.private_key_file"
+                } else {
+                    "github.private_key"
+                };
+                self.setting(key, None, e);
+            }
+        } else if let Some(r) = c.routes.iter().find(|r| r.github_repo().is_some()) {
+            self.setting(
+                "github.app_id",
+                None,
+                format!("route `{}` names GitHub repository `{}`, but no GitHub App is configured (`github.app_id`)", r.name, r.repo),
+            );
+        }
     }
 
     fn database_url(&mut self, url: &str) {
@@ -830,6 +932,14 @@ impl Check<'_> {
             }
             if r.repo.trim().is_empty() {
                 self.at(&key("repo"), format!("`repo` in {label} must not be empty"));
+            } else if !r.is_local() && r.github_repo().is_none() {
+                self.at(
+                    &key("repo"),
+                    format!(
+                        "`repo` in {label}: `{}` is neither `owner/name` nor a local directory (absolute, or starting with `.`)",
+                        r.repo
+                    ),
+                );
             }
             for (j, a) in r.accounts.iter().enumerate() {
                 if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {

@@ -10,6 +10,7 @@
 //! - [`remediate`]: the pure core, `Finding + Workspace + state + policy → Outcome`.
 //! - [`scan`]: the same catalog over a whole tree, as a pre-merge gate (text, JSON, SARIF).
 //! - [`render`]: PR title/body/branch from `templates/`, unified diffs.
+//! - [`github`]: the GitHub App: code at the default branch head, the finding's pull request.
 
 pub mod api;
 pub mod auth;
@@ -17,6 +18,7 @@ pub mod catalog;
 pub mod config;
 pub mod diff;
 pub mod finding;
+pub mod github;
 pub mod intake;
 pub mod metrics;
 pub mod ops;

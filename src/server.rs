@@ -58,11 +58,23 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         templates: Arc::new(
             crate::render::Templates::load(config.templates_dir.as_deref()).context("loading the templates")?,
         ),
+        github: github_app(config)?,
     };
     let workers = (0..config.workers)
         .map(|_| Worker::new(store.clone(), worker_config.clone()).with_metrics(metrics.clone()))
         .collect();
     Ok(App { router, store, workers, writers })
+}
+
+/// The GitHub App client, when one is configured.
+fn github_app(config: &Config) -> anyhow::Result<Option<Arc<crate::github::GitHubApp>>> {
+    let g = &config.github;
+    if !g.configured() {
+        return Ok(None);
+    }
+    let key = g.key().map_err(anyhow::Error::msg)?;
+    let settings = crate::github::GitHubSettings::new(g.app_id, key, &g.api_url);
+    Ok(Some(Arc::new(crate::github::GitHubApp::new(settings).context("setting up the GitHub App")?)))
 }
 
 fn intake_settings(config: &Config) -> IntakeSettings {

@@ -1,23 +1,28 @@
 //! The worker: claims `remediate` jobs from the store, runs the engine on the finding's repository
 //! and stores what came out (state, outcome, diff, the rendered pull request).
 //!
-//! It is the only place the pure engine meets the store. Routing (which repository a finding
-//! belongs to) is decided here, per job, so a configuration change applies to the next job without
-//! touching stored data. Pull requests are rendered and stored but never pushed: that is the dry-run
-//! mode, and the only one until the GitHub adapter exists.
+//! It is the only place the pure engine meets the store and GitHub. Routing (which repository a
+//! finding belongs to) is decided here, per job, so a configuration change applies to the next job
+//! without touching stored data. A route's repository is either `owner/name` on GitHub (read through
+//! the App at the default branch head) or a local directory. Pull requests are always rendered and
+//! stored; they are pushed to GitHub unless `dry_run` is set (a local directory is never pushed to).
 //!
-//! Failures of the engine or of the file system end the attempt as [`JobOutcome::Failed`]; the store
-//! retries it with backoff and keeps the error, so nothing is lost. The worker never logs event
-//! bodies or file contents.
+//! Failures of the engine, the file system or GitHub end the attempt as [`JobOutcome::Failed`]; the
+//! store retries it with backoff and keeps the error, so nothing is lost. A GitHub rate limit is not
+//! a failure: the job goes back to the queue until the limit resets, without spending an attempt,
+//! and the finding reads `rate-limited` meanwhile. Pushing is idempotent (the pull request is looked
+//! up by its branch first), so a job retried after a crash finds the pull request it already
+//! opened. The worker never logs event bodies or file contents.
 
 use crate::catalog::{self, Params};
 use crate::config::Route;
 use crate::finding::{Finding, parse_event};
+use crate::github::{GitHubApp, GitHubError, Label, Proposal, Proposed, Snapshot};
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::remediate::{Outcome, OutcomeKind, Request, remediate};
 use crate::render::{PullRequest, Templates};
-use crate::store::{Job, JobOutcome, Resolution, Store, StoreError};
+use crate::store::{Job, JobOutcome, Pushed, Resolution, Store, StoreError};
 use crate::terraform::index::Index;
 use crate::terraform::state::{StateInstance, parse_state};
 use crate::terraform::workspace::Workspace;
@@ -40,11 +45,12 @@ pub struct WorkerConfig {
     pub lease_ms: i64,
     /// Sleep between polls when the queue is empty.
     pub poll_interval: Duration,
-    /// Store proposals without pushing them. Pushing does not exist yet, so this is always the
-    /// behaviour; `false` only logs a warning at start.
+    /// Store proposals without pushing them.
     pub dry_run: bool,
     /// PR and advice templates (built-in, or with the configured overrides).
     pub templates: Arc<Templates>,
+    /// The GitHub App, for routes whose repository is `owner/name`.
+    pub github: Option<Arc<GitHubApp>>,
 }
 
 /// A failure of the store itself (the job's lease then expires and it is claimed again).
@@ -66,6 +72,12 @@ pub struct Worker {
 struct Worked {
     outcome: Outcome,
     pr: Option<PullRequest>,
+}
+
+/// Where a route's code comes from, loaded for one job.
+enum Code {
+    Local,
+    GitHub { app: Arc<GitHubApp>, snapshot: Snapshot },
 }
 
 impl Worker {
@@ -100,6 +112,13 @@ impl Worker {
                 }
                 return Ok(true);
             }
+            Err(Failure::RateLimited { retry_at_ms, reason }) => {
+                tracing::info!(job = job.id, reason, "GitHub rate limit: job parked until the limit resets");
+                if !self.store.defer_job(&job, retry_at_ms, &reason).await? {
+                    tracing::warn!(job = job.id, "lease expired before the job finished; another worker owns it now");
+                }
+                return Ok(true);
+            }
             Err(Failure::Job(message)) => {
                 tracing::warn!(job = job.id, attempt = job.attempts, max_attempts = job.max_attempts, error = %message, "job failed");
                 JobOutcome::Failed(message)
@@ -119,10 +138,7 @@ impl Worker {
     /// Work jobs until `shutdown` turns `true` (or its sender is dropped). A job in progress is
     /// finished first; no new job is claimed after the signal.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        if !self.config.dry_run {
-            tracing::warn!("pushing pull requests is not built yet: proposals are stored only (dry run)");
-        }
-        tracing::info!(routes = self.config.routes.len(), "worker started");
+        tracing::info!(routes = self.config.routes.len(), dry_run = self.config.dry_run, "worker started");
         let mut last_reap: Option<Instant> = None;
         while !*shutdown.borrow() {
             if last_reap.is_none_or(|t| t.elapsed() >= REAP_EVERY) {
@@ -178,25 +194,129 @@ impl Worker {
         };
         let repo_label = route.repo.clone();
         self.store.set_route(key, Some((&route.name, &repo_label))).await?;
+        let code = self.load_code(&route).await?;
         let rule_override = catalog::by_identifier(&stored_rule).map(|_| stored_rule.clone());
         let config = self.config.clone();
-        let worked =
-            tokio::task::spawn_blocking(move || run_engine(&finding, &route, &config, rule_override.as_deref()))
-                .await
-                .map_err(|e| Failure::Job(format!("engine task failed: {e}")))?
-                .map_err(Failure::Job)?;
+        let sources = match &code {
+            Code::Local => None,
+            Code::GitHub { snapshot, .. } => Some(snapshot.clone()),
+        };
+        let worked = tokio::task::spawn_blocking(move || {
+            run_engine(&finding, &route, sources.as_ref(), &config, rule_override.as_deref())
+        })
+        .await
+        .map_err(|e| Failure::Job(format!("engine task failed: {e}")))?
+        .map_err(Failure::Job)?;
         let state = match (worked.outcome.kind, &worked.pr) {
             (OutcomeKind::Fix, None) => return Err(Failure::Job("a fix rendered no pull request".into())),
             (OutcomeKind::Fix, Some(_)) => "proposed",
             (kind, _) => kind.as_str(),
         };
-        Ok(Resolved::Outcome { state, outcome: Box::new(worked.outcome), pr: worked.pr })
+        let pushed = match (&code, &worked.pr) {
+            (Code::GitHub { app, snapshot }, Some(pr)) if !self.config.dry_run => {
+                Some(self.push(app, snapshot, key, &worked.outcome, pr).await?)
+            }
+            _ => None,
+        };
+        let state = pushed.as_ref().map_or(state, |(_, s)| s);
+        Ok(Resolved::Outcome {
+            state,
+            outcome: Box::new(worked.outcome),
+            pr: worked.pr,
+            pushed: pushed.map(|(p, _)| p),
+        })
     }
+
+    /// The route's code: nothing to fetch for a local directory; the default branch head (and the
+    /// route's state files) for a GitHub repository.
+    async fn load_code(&self, route: &Route) -> Result<Code, Failure> {
+        let Some(repo) = route.github_repo() else { return Ok(Code::Local) };
+        let app = self.config.github.clone().ok_or_else(|| {
+            Failure::Job(format!("route `{}` names GitHub repository {repo}, but no GitHub App is configured", route.name))
+        })?;
+        let extra: Vec<String> =
+            route.state.iter().filter(|p| p.is_relative()).map(|p| normalise_dir(&p.to_string_lossy())).collect();
+        let snapshot = app.snapshot(&repo, &extra).await?;
+        Ok(Code::GitHub { app, snapshot })
+    }
+
+    /// Open or refresh the finding's pull request; returns what it became and the finding's state.
+    async fn push(
+        &self,
+        app: &GitHubApp,
+        snapshot: &Snapshot,
+        key: &str,
+        outcome: &Outcome,
+        pr: &PullRequest,
+    ) -> Result<(Pushed, &'static str), Failure> {
+        let files: Vec<(String, String)> = outcome.changes.iter().map(|c| (c.file.clone(), c.after.clone())).collect();
+        let labels = labels_for(outcome);
+        let proposal = Proposal {
+            snapshot,
+            finding_key: key,
+            branch: &pr.branch,
+            title: &pr.title,
+            body: &pr.body,
+            files: &files,
+            labels: &labels,
+            draft: outcome.risk == Some(catalog::Risk::High),
+            reviewers: &[],
+        };
+        let proposed = app.propose(&proposal).await?;
+        let action = match &proposed {
+            Proposed::Opened { .. } => "opened",
+            Proposed::Updated { .. } => "updated",
+            Proposed::Current { .. } => "current",
+            Proposed::Merged { .. } => "merged",
+            Proposed::Closed { .. } => "closed",
+            Proposed::HumanEdited { .. } => "human-edited",
+        };
+        tracing::info!(repo = %snapshot.repo, pr = proposed.number().0, action, "pull request");
+        let pushed = Pushed {
+            repo: snapshot.repo.to_string(),
+            number: i64::try_from(proposed.number().0).unwrap_or(i64::MAX),
+            url: proposed.url().to_owned(),
+            head_sha: proposed.head_sha().map(str::to_owned),
+            state: proposed.proposal_state(),
+            action,
+        };
+        Ok((pushed, proposed.finding_state()))
+    }
+}
+
+/// The labels of a driftfix pull request: `driftfix`, `risk:<level>`, `rule:<identifier>`.
+fn labels_for(outcome: &Outcome) -> Vec<Label> {
+    let mut labels = vec![Label {
+        name: "driftfix".into(),
+        color: "5319e7",
+        description: "Opened by driftfix to fix drift reported by AWS Config".into(),
+    }];
+    if let Some(risk) = outcome.risk {
+        let color = match risk {
+            catalog::Risk::Low => "0e8a16",
+            catalog::Risk::Medium => "fbca04",
+            catalog::Risk::High => "b60205",
+        };
+        labels.push(Label {
+            name: format!("risk:{}", risk.as_str()),
+            color,
+            description: format!("driftfix: {} risk of disruption when applied", risk.as_str()),
+        });
+    }
+    if let Some(rule) = outcome.rule {
+        let meta = rule.meta();
+        labels.push(Label {
+            name: format!("rule:{}", meta.identifier),
+            color: "c5def5",
+            description: format!("AWS Config rule {}", meta.name).chars().take(100).collect(),
+        });
+    }
+    labels
 }
 
 /// How a job resolved its finding, owned until it is written by [`Store::resolve_job`].
 enum Resolved {
-    Outcome { state: &'static str, outcome: Box<Outcome>, pr: Option<PullRequest> },
+    Outcome { state: &'static str, outcome: Box<Outcome>, pr: Option<PullRequest>, pushed: Option<Pushed> },
     State { state: &'static str, reason: String },
 }
 
@@ -209,7 +329,9 @@ impl Resolved {
 
     fn as_resolution(&self) -> Resolution<'_> {
         match self {
-            Resolved::Outcome { state, outcome, pr } => Resolution::Outcome { state, outcome, pr: pr.as_ref() },
+            Resolved::Outcome { state, outcome, pr, pushed } => {
+                Resolution::Outcome { state, outcome, pr: pr.as_ref(), pushed: pushed.as_ref() }
+            }
             Resolved::State { state, reason } => Resolution::State { state, reason },
         }
     }
@@ -217,9 +339,24 @@ impl Resolved {
 
 /// Why an attempt failed.
 enum Failure {
-    /// The job's own problem (unreadable repository, engine error): retried with backoff.
+    /// The job's own problem (unreadable repository, engine error, GitHub error): retried with
+    /// backoff.
     Job(String),
+    /// GitHub asked to wait: re-queued for then, no attempt spent.
+    RateLimited { retry_at_ms: i64, reason: String },
     Store(StoreError),
+}
+
+impl From<GitHubError> for Failure {
+    fn from(e: GitHubError) -> Failure {
+        match e {
+            GitHubError::RateLimited { retry_at, reason } => {
+                let ms = retry_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+                Failure::RateLimited { retry_at_ms: i64::try_from(ms).unwrap_or(i64::MAX), reason }
+            }
+            other => Failure::Job(other.to_string()),
+        }
+    }
 }
 
 impl From<StoreError> for Failure {
@@ -232,12 +369,30 @@ fn elapsed_ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The synchronous part: load the repository and state, remediate, render. Runs on a blocking thread.
-fn run_engine(finding: &Finding, route: &Route, config: &WorkerConfig, rule: Option<&str>) -> Result<Worked, String> {
+/// The synchronous part: load the repository (from disk, or the files GitHub gave) and state,
+/// remediate, render. Runs on a blocking thread.
+fn run_engine(
+    finding: &Finding,
+    route: &Route,
+    fetched: Option<&Snapshot>,
+    config: &WorkerConfig,
+    rule: Option<&str>,
+) -> Result<Worked, String> {
     let policy = &config.policy;
-    let repo = Path::new(&route.repo);
-    let ws = load_workspace(repo, &route.paths)?;
-    let state = load_states(repo, &route.state)?;
+    let (ws, state) = match fetched {
+        None => {
+            let repo = Path::new(&route.repo);
+            if !repo.is_dir() {
+                return Err(format!("repository `{}` is not a directory", repo.display()));
+            }
+            let ws = Workspace::load(repo).map_err(|e| format!("cannot read repository `{}`: {e}", repo.display()))?;
+            (select_paths(ws, &route.paths, &route.repo)?, load_states(Some(repo), None, &route.state)?)
+        }
+        Some(snap) => {
+            let ws = Workspace::from_sources(snap.files.iter().cloned());
+            (select_paths(ws, &route.paths, &route.repo)?, load_states(None, Some(snap), &route.state)?)
+        }
+    };
     let index = Index::build(&ws);
     let params = Params::default();
     let req =
@@ -247,13 +402,9 @@ fn run_engine(finding: &Finding, route: &Route, config: &WorkerConfig, rule: Opt
     Ok(Worked { outcome, pr })
 }
 
-/// The route's repository: the whole tree, or the files under `paths` plus every local module they
-/// call (transitively), with paths still relative to the repository root.
-fn load_workspace(repo: &Path, paths: &[PathBuf]) -> Result<Workspace, String> {
-    if !repo.is_dir() {
-        return Err(format!("repository `{}` is not a directory", repo.display()));
-    }
-    let ws = Workspace::load(repo).map_err(|e| format!("cannot read repository `{}`: {e}", repo.display()))?;
+/// The route's part of a repository: the whole tree, or the files under `paths` plus every local
+/// module they call (transitively), with paths still relative to the repository root.
+fn select_paths(ws: Workspace, paths: &[PathBuf], repo: &str) -> Result<Workspace, String> {
     let wanted: Vec<String> = paths.iter().map(|p| normalise_dir(&p.to_string_lossy())).collect();
     if wanted.is_empty() || wanted.iter().any(String::is_empty) {
         return Ok(ws);
@@ -263,7 +414,7 @@ fn load_workspace(repo: &Path, paths: &[PathBuf]) -> Result<Workspace, String> {
         |dir: &str| wanted.iter().any(|w| dir == w || dir.strip_prefix(w.as_str()).is_some_and(|r| r.starts_with('/')));
     let mut keep: BTreeSet<String> = ws.files().iter().map(|f| f.dir().to_owned()).filter(|d| under(d)).collect();
     if keep.is_empty() {
-        return Err(format!("no Terraform files under {} in `{}`", wanted.join(", "), repo.display()));
+        return Err(format!("no Terraform files under {} in `{repo}`", wanted.join(", ")));
     }
     let mut todo: Vec<String> = keep.iter().cloned().collect();
     while let Some(dir) = todo.pop() {
@@ -288,13 +439,28 @@ fn normalise_dir(p: &str) -> String {
     p.split('/').filter(|s| !s.is_empty() && *s != ".").collect::<Vec<_>>().join("/")
 }
 
-fn load_states(repo: &Path, paths: &[PathBuf]) -> Result<Vec<StateInstance>, String> {
+/// The route's state files: absolute paths from the local disk; relative ones from the local
+/// repository, or from the files fetched with a GitHub snapshot.
+fn load_states(repo: Option<&Path>, fetched: Option<&Snapshot>, paths: &[PathBuf]) -> Result<Vec<StateInstance>, String> {
     let mut out = Vec::new();
     for p in paths {
-        let path = if p.is_absolute() { p.clone() } else { repo.join(p) };
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("cannot read state `{}`: {e}", path.display()))?;
-        out.extend(parse_state(&text).map_err(|e| format!("state `{}`: {e}", path.display()))?);
+        let (shown, text) = match (p.is_absolute(), repo, fetched) {
+            (false, None, Some(snap)) => {
+                let rel = normalise_dir(&p.to_string_lossy());
+                let text = snap.extra.get(&rel).cloned().ok_or_else(|| format!("state `{rel}` is not in {}", snap.repo))?;
+                (rel, text)
+            }
+            _ => {
+                let path = match repo {
+                    Some(r) if p.is_relative() => r.join(p),
+                    _ => p.clone(),
+                };
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read state `{}`: {e}", path.display()))?;
+                (path.display().to_string(), text)
+            }
+        };
+        out.extend(parse_state(&text).map_err(|e| format!("state `{shown}`: {e}"))?);
     }
     Ok(out)
 }

@@ -66,6 +66,7 @@ fn worker(store: &Store, routes: Vec<Route>) -> Worker {
         poll_interval: Duration::from_millis(20),
         dry_run: true,
         templates: std::sync::Arc::new(driftfix::render::Templates::builtin().unwrap()),
+        github: None,
     };
     Worker::new(store.clone(), config)
 }

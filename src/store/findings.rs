@@ -248,7 +248,12 @@ const SET_ROUTE: &str = "UPDATE findings SET route = $1, repo = $2 WHERE key = $
 const UPSERT_PROPOSAL: &str = "INSERT INTO proposals (finding_key, branch, state, title, body, created_at, updated_at)
      VALUES ($1, $2, 'rendered', $3, $4, $5, $5)
      ON CONFLICT (finding_key) DO UPDATE SET branch = excluded.branch, title = excluded.title, body = excluded.body,
-        state = CASE WHEN proposals.state = 'open' THEN 'open' ELSE 'rendered' END, updated_at = excluded.updated_at";
+        state = CASE WHEN proposals.state = 'rendered' THEN 'rendered' ELSE proposals.state END,
+        updated_at = excluded.updated_at";
+
+const SAVE_PUSHED: &str = "UPDATE proposals SET state = $1, pr_number = $2, pr_url = $3, head_sha = $4, repo = $5,
+        updated_at = $6
+     WHERE finding_key = $7";
 
 const LIST: &str =
     "SELECT key, state, rule_identifier, rule_name, resource_type, resource_id, account, region, outcome,
@@ -283,10 +288,27 @@ const AUDIT_TRAIL: &str = "SELECT at, actor, action, detail FROM
 /// How a job resolved its finding (see [`Store::resolve_job`]).
 #[derive(Debug)]
 pub enum Resolution<'a> {
-    /// The engine ran: its outcome, and the rendered pull request for a fix.
-    Outcome { state: &'a str, outcome: &'a Outcome, pr: Option<&'a PullRequest> },
+    /// The engine ran: its outcome, the rendered pull request for a fix, and what became of it on
+    /// GitHub when it was pushed.
+    Outcome { state: &'a str, outcome: &'a Outcome, pr: Option<&'a PullRequest>, pushed: Option<&'a Pushed> },
     /// A state without an engine outcome (e.g. `no-route`), clearing any earlier outcome.
     State { state: &'a str, reason: &'a str },
+}
+
+/// A pull request as it stands on GitHub after the worker's step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    /// `owner/name`.
+    pub repo: String,
+    pub number: i64,
+    pub url: String,
+    /// The commit the bot put on the branch (`None` once merged or closed).
+    pub head_sha: Option<String>,
+    /// `open` | `merged` | `closed`.
+    pub state: &'static str,
+    /// What the step did, for the audit log: `opened`, `updated`, `current`, `merged`, `closed`,
+    /// `human-edited`.
+    pub action: &'static str,
 }
 
 /// The finding's reason, with the advice's steps when there are some (as `driftfix remediate
@@ -346,11 +368,42 @@ impl Store {
             };
             let action = format!("finding.{state}");
             sqlx::query(AUDIT).bind(now).bind(key).bind("driftfix").bind(&action).bind(detail.to_string()).execute(&mut *tx).await?;
-            if let Resolution::Outcome { pr: Some(pr), .. } = resolution {
+            if let Resolution::Outcome { pr: Some(pr), pushed, .. } = resolution {
                 let detail = json!({ "branch": pr.branch, "title": pr.title }).to_string();
                 sqlx::query(UPSERT_PROPOSAL).bind(key).bind(&pr.branch).bind(&pr.title).bind(&pr.body).bind(now).execute(&mut *tx).await?;
                 sqlx::query(AUDIT).bind(now).bind(key).bind("driftfix").bind("proposal.rendered").bind(&detail).execute(&mut *tx).await?;
+                if let Some(p) = pushed {
+                    sqlx::query(SAVE_PUSHED).bind(p.state).bind(p.number).bind(&p.url).bind(p.head_sha.as_deref()).bind(&p.repo).bind(now).bind(key).execute(&mut *tx).await?;
+                    let detail = json!({ "repo": p.repo, "number": p.number, "url": p.url, "head_sha": p.head_sha }).to_string();
+                    let action = format!("pull_request.{}", p.action);
+                    sqlx::query(AUDIT).bind(now).bind(key).bind("driftfix").bind(&action).bind(&detail).execute(&mut *tx).await?;
+                }
             }
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// Put a job back in the queue until `run_at` without spending an attempt (a rate limit is not
+    /// the job's failure), and mark its finding `rate-limited`. Guarded by the lease like
+    /// [`Store::resolve_job`]; returns `false` when the lease was lost.
+    pub async fn defer_job(&self, job: &Job, run_at: i64, reason: &str) -> Result<bool, StoreError> {
+        const DEFER: &str = "UPDATE jobs SET state = 'queued', run_at = $1, attempts = attempts - 1, lease_until = NULL,
+                last_error = $2, updated_at = $3
+             WHERE id = $4 AND state = 'running' AND lease_until = $5";
+        const MARK: &str = "UPDATE findings SET state = 'rate-limited', reason = $1, updated_at = $2 WHERE key = $3";
+        let now = now_ms();
+        let key = job.finding_key.as_deref().unwrap_or_default();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let owned = sqlx::query(DEFER).bind(run_at).bind(reason).bind(now).bind(job.id).bind(job.lease_until).execute(&mut *tx).await?.rows_affected();
+            if owned != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            sqlx::query(MARK).bind(reason).bind(now).bind(key).execute(&mut *tx).await?;
+            let detail = json!({ "reason": reason, "retry_at": run_at }).to_string();
+            sqlx::query(AUDIT).bind(now).bind(key).bind("driftfix").bind("finding.rate-limited").bind(&detail).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(true)
         })

@@ -14,7 +14,7 @@ mod record;
 
 pub use findings::{
     AuditEntry, Cursor, DEFAULT_PAGE, DETAIL_HISTORY, EventSummary, FindingDetail, FindingFilter, FindingSummary,
-    LocationSummary, MAX_PAGE, Page, ProposalSummary, Resolution, ResourceSummary, RuleSummary, format_time,
+    LocationSummary, MAX_PAGE, Page, ProposalSummary, Pushed, Resolution, ResourceSummary, RuleSummary, format_time,
 };
 pub use jobs::{Job, JobOutcome};
 pub use record::{NewEvent, Recorded};

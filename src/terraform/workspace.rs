@@ -194,7 +194,7 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>, depth: usi
             if !SKIPPED_DIRS.contains(&name.as_ref()) {
                 collect(root, &entry.path(), out, depth + 1)?;
             }
-        } else if ft.is_file() && (name.ends_with(".tf") || name == ".terraform.lock.hcl") {
+        } else if ft.is_file() && is_terraform_file_name(&name) {
             let abs = entry.path();
             let rel = abs
                 .strip_prefix(root)
@@ -207,6 +207,19 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>, depth: usi
         }
     }
     Ok(())
+}
+
+/// Whether a file of this name belongs in a workspace (`.tf` sources and the provider lock file).
+fn is_terraform_file_name(name: &str) -> bool {
+    name.ends_with(".tf") || name == ".terraform.lock.hcl"
+}
+
+/// Whether a repository path (`/`-separated, relative) is one [`Workspace::load`] would read: a
+/// Terraform file outside the tool directories it skips. For trees listed remotely.
+pub fn is_workspace_path(path: &str) -> bool {
+    let mut parts: Vec<&str> = path.split('/').collect();
+    let Some(name) = parts.pop() else { return false };
+    parts.len() <= 32 && parts.iter().all(|d| !SKIPPED_DIRS.contains(d)) && is_terraform_file_name(name)
 }
 
 /// 1-based line number of a byte offset in `text`.

@@ -1,0 +1,942 @@
+//! A stateful fake GitHub: a real HTTP server keeping repositories (git objects, refs), pull
+//! requests, labels, comments, installations and App tokens in memory, so the real octocrab client,
+//! App authentication and the bot's own request layer run in tests.
+//!
+//! - App routes need a JWT signed (RS256) by the test App's key with GitHub's time rules; every
+//!   other route needs an unexpired installation token for that repository's installation.
+//! - Every request is logged with the route template it matched (for the OpenAPI check) and its
+//!   request and response bodies. A request no route serves answers 404 and is kept in
+//!   [`FakeGitHub::unexpected`]: tests assert it stays empty.
+//! - Faults (status, headers, body) can be queued per route for the next N matching requests.
+//! - Answers carry every field GitHub's OpenAPI description marks required, so strict clients and the
+//!   spec check both accept them.
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use serde_json::{Value, json};
+use sha2::Digest;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Every route the fake serves, as `(method, OpenAPI path template)`. A parameter named `ref` takes
+/// the rest of the path (refs contain `/`).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/repos/{owner}/{repo}/installation"),
+    ("POST", "/app/installations/{installation_id}/access_tokens"),
+    ("GET", "/repos/{owner}/{repo}"),
+    ("GET", "/repos/{owner}/{repo}/git/ref/{ref}"),
+    ("GET", "/repos/{owner}/{repo}/git/trees/{tree_sha}"),
+    ("GET", "/repos/{owner}/{repo}/git/blobs/{file_sha}"),
+    ("GET", "/repos/{owner}/{repo}/git/commits/{commit_sha}"),
+    ("POST", "/repos/{owner}/{repo}/git/trees"),
+    ("POST", "/repos/{owner}/{repo}/git/commits"),
+    ("POST", "/repos/{owner}/{repo}/git/refs"),
+    ("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}"),
+    ("GET", "/repos/{owner}/{repo}/pulls"),
+    ("POST", "/repos/{owner}/{repo}/pulls"),
+    ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels"),
+    ("GET", "/repos/{owner}/{repo}/labels"),
+    ("POST", "/repos/{owner}/{repo}/labels"),
+    ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers"),
+    ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
+    ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
+    ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
+];
+
+/// The test App's id.
+pub const APP_ID: u64 = 424_242;
+/// The login GitHub gives the App's bot user.
+pub const BOT_LOGIN: &str = "driftfix[bot]";
+
+/// The test App's RSA key: PKCS#8 PEM (what the bot is configured with) and the public key (what
+/// the fake verifies JWTs with). Generated once per test process.
+pub fn app_key() -> &'static (String, Vec<u8>) {
+    static KEY: OnceLock<(String, Vec<u8>)> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("RSA key");
+        let der = pair.as_der().expect("PKCS#8");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+        let lines: Vec<&str> =
+            b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).expect("base64 is ASCII")).collect();
+        let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n"));
+        (pem, pair.public_key().as_ref().to_vec())
+    })
+}
+
+/// One logged request.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub method: String,
+    /// Path and query as sent.
+    pub path: String,
+    /// The matched route template (`None`: unexpected).
+    pub template: Option<&'static str>,
+    pub status: u16,
+    pub request: Option<Value>,
+    pub response: Value,
+    /// Whether a fault answered it.
+    pub injected: bool,
+}
+
+/// A queued failure.
+#[derive(Debug, Clone)]
+struct Fault {
+    method: &'static str,
+    template: &'static str,
+    remaining: usize,
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+#[derive(Debug, Clone)]
+enum Object {
+    Blob(Vec<u8>),
+    /// A tree, flat: full path → blob SHA.
+    Tree(BTreeMap<String, String>),
+    Commit { tree: String, parents: Vec<String>, message: String, author: String },
+}
+
+/// A pull request as the fake keeps it.
+#[derive(Debug, Clone)]
+pub struct Pull {
+    pub number: u64,
+    pub title: String,
+    pub body: String,
+    pub head: String,
+    pub base: String,
+    pub draft: bool,
+    pub state: String,
+    pub merged: bool,
+    pub labels: Vec<String>,
+    pub reviewers: Vec<String>,
+    pub user: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Comment {
+    pub id: u64,
+    pub issue: u64,
+    pub body: String,
+    pub user: String,
+}
+
+#[derive(Debug, Clone)]
+struct Repo {
+    id: u64,
+    owner: String,
+    name: String,
+    default_branch: String,
+    installation: u64,
+    refs: BTreeMap<String, String>,
+    pulls: Vec<Pull>,
+    labels: Vec<(u64, String, String, Option<String>)>,
+    comments: Vec<Comment>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    repos: BTreeMap<String, Repo>,
+    objects: HashMap<String, Object>,
+    tokens: HashMap<String, (u64, u64)>,
+    token_lifetime: u64,
+    faults: Vec<Fault>,
+    log: Vec<Logged>,
+    next_id: u64,
+}
+
+/// The running fake. Dropping it stops nothing (the server dies with the test's runtime).
+#[derive(Clone)]
+pub struct FakeGitHub {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs()
+}
+
+fn sha(kind: &str, content: &[u8]) -> String {
+    let mut h = sha2::Sha256::new();
+    h.update(kind.as_bytes());
+    h.update([0]);
+    h.update(content);
+    h.finalize().iter().take(20).map(|b| format!("{b:02x}")).collect()
+}
+
+impl FakeGitHub {
+    /// Start the fake on a loopback port of the current runtime.
+    pub async fn start() -> FakeGitHub {
+        let state = Arc::new(Mutex::new(State { token_lifetime: 3600, next_id: 1000, ..State::default() }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let app = axum::Router::new().fallback(handle).with_state(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("fake GitHub serves") });
+        FakeGitHub { url, state }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Create `owner/name` with the App installed, its default branch `main` holding `files`.
+    pub fn add_repo(&self, full: &str, files: &[(String, String)]) {
+        let (owner, name) = full.split_once('/').expect("owner/name");
+        let mut s = self.lock();
+        let id = s.id();
+        let installation = 7000 + u64::from(owner.bytes().map(u32::from).sum::<u32>());
+        let tree: BTreeMap<String, String> =
+            files.iter().map(|(p, t)| (p.clone(), s.put(Object::Blob(t.as_bytes().to_vec())))).collect();
+        let tree = s.put(Object::Tree(tree));
+        let commit = s.put(Object::Commit { tree, parents: vec![], message: "Initial commit".into(), author: "alice".into() });
+        let repo = Repo {
+            id,
+            owner: owner.into(),
+            name: name.into(),
+            default_branch: "main".into(),
+            installation,
+            refs: BTreeMap::from([("main".to_owned(), commit)]),
+            pulls: Vec::new(),
+            labels: Vec::new(),
+            comments: Vec::new(),
+        };
+        s.repos.insert(full.to_owned(), repo);
+    }
+
+    /// Commit `files` (path → new text; `None` deletes) on `branch` as `author`. Returns the commit.
+    pub fn push(&self, full: &str, branch: &str, author: &str, message: &str, files: &[(&str, Option<&str>)]) -> String {
+        let mut s = self.lock();
+        let head = s.repos[full].refs[branch].clone();
+        let Object::Commit { tree, .. } = s.objects[&head].clone() else { panic!("not a commit") };
+        let Object::Tree(mut entries) = s.objects[&tree].clone() else { panic!("not a tree") };
+        for (path, text) in files {
+            match text {
+                Some(t) => {
+                    let blob = s.put(Object::Blob(t.as_bytes().to_vec()));
+                    entries.insert((*path).to_owned(), blob);
+                }
+                None => {
+                    entries.remove(*path);
+                }
+            }
+        }
+        let tree = s.put(Object::Tree(entries));
+        let commit =
+            s.put(Object::Commit { tree, parents: vec![head], message: message.into(), author: author.into() });
+        s.repos.get_mut(full).expect("repo").refs.insert(branch.to_owned(), commit.clone());
+        commit
+    }
+
+    /// A file's text at a branch head.
+    pub fn file(&self, full: &str, branch: &str, path: &str) -> Option<String> {
+        let s = self.lock();
+        let head = s.repos.get(full)?.refs.get(branch)?;
+        let Object::Commit { tree, .. } = &s.objects[head] else { return None };
+        let Object::Tree(entries) = &s.objects[tree] else { return None };
+        let Object::Blob(b) = &s.objects[entries.get(path)?] else { return None };
+        Some(String::from_utf8_lossy(b).into_owned())
+    }
+
+    /// The head commit of a branch, its parents and message.
+    pub fn head(&self, full: &str, branch: &str) -> Option<(String, Vec<String>, String)> {
+        let s = self.lock();
+        let head = s.repos.get(full)?.refs.get(branch)?.clone();
+        let Object::Commit { parents, message, .. } = &s.objects[&head] else { return None };
+        Some((head.clone(), parents.clone(), message.clone()))
+    }
+
+    pub fn branches(&self, full: &str) -> Vec<String> {
+        self.lock().repos[full].refs.keys().cloned().collect()
+    }
+
+    pub fn pulls(&self, full: &str) -> Vec<Pull> {
+        self.lock().repos[full].pulls.clone()
+    }
+
+    pub fn comments(&self, full: &str) -> Vec<Comment> {
+        self.lock().repos[full].comments.clone()
+    }
+
+    pub fn repo_labels(&self, full: &str) -> Vec<String> {
+        self.lock().repos[full].labels.iter().map(|l| l.1.clone()).collect()
+    }
+
+    /// Merge (or close unmerged) a pull request, as a human would in the UI.
+    pub fn close_pull(&self, full: &str, number: u64, merged: bool) {
+        let mut s = self.lock();
+        let repo = s.repos.get_mut(full).expect("repo");
+        let pr = repo.pulls.iter_mut().find(|p| p.number == number).expect("pull");
+        pr.state = "closed".into();
+        pr.merged = merged;
+    }
+
+    /// Installation tokens issued from now on live this many seconds; `expire_tokens` ends the
+    /// current ones.
+    pub fn set_token_lifetime(&self, secs: u64) {
+        self.lock().token_lifetime = secs;
+    }
+
+    pub fn expire_tokens(&self) {
+        self.lock().tokens.values_mut().for_each(|t| t.1 = 0);
+    }
+
+    /// The next `times` requests to `(method, template)` answer `status` with these headers and body.
+    pub fn fail(&self, method: &'static str, template: &'static str, times: usize, status: u16, headers: &[(&str, &str)], body: Value) {
+        assert!(ROUTES.contains(&(method, template)), "fault on a route the fake does not serve: {method} {template}");
+        let headers = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        self.lock().faults.push(Fault { method, template, remaining: times, status, headers, body });
+    }
+
+    pub fn log(&self) -> Vec<Logged> {
+        self.lock().log.clone()
+    }
+
+    /// Requests no route serves.
+    pub fn unexpected(&self) -> Vec<String> {
+        self.lock().log.iter().filter(|l| l.template.is_none()).map(|l| format!("{} {}", l.method, l.path)).collect()
+    }
+
+    /// Successful writes (anything but GET and the token exchange) made to a repository.
+    pub fn writes(&self) -> usize {
+        self.lock()
+            .log
+            .iter()
+            .filter(|l| l.method != "GET" && l.status < 300 && l.template.is_some_and(|t| t.starts_with("/repos/")))
+            .count()
+    }
+}
+
+impl State {
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn put(&mut self, o: Object) -> String {
+        let key = match &o {
+            Object::Blob(b) => sha("blob", b),
+            Object::Tree(t) => sha("tree", format!("{t:?}").as_bytes()),
+            Object::Commit { tree, parents, message, author } => {
+                let n = self.next_id;
+                sha("commit", format!("{tree}{parents:?}{message}{author}{n}").as_bytes())
+            }
+        };
+        self.next_id += 1;
+        self.objects.insert(key.clone(), o);
+        key
+    }
+}
+
+/// Match a concrete path against a template; returns the parameters.
+fn matches(template: &str, path: &str) -> Option<HashMap<String, String>> {
+    let t: Vec<&str> = template.trim_start_matches('/').split('/').collect();
+    let p: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let mut params = HashMap::new();
+    for (i, seg) in t.iter().enumerate() {
+        if *seg == "{ref}" {
+            if i >= p.len() {
+                return None;
+            }
+            params.insert("ref".to_owned(), p[i..].join("/"));
+            return Some(params);
+        }
+        let got = p.get(i)?;
+        match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => {
+                params.insert(name.to_owned(), (*got).to_owned());
+            }
+            None if seg == got => {}
+            None => return None,
+        }
+    }
+    (t.len() == p.len()).then_some(params)
+}
+
+fn query(uri: &Uri) -> HashMap<String, String> {
+    uri.query()
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), percent_decode(v)))
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = (b[i] == b'%' && i + 3 <= b.len())
+            .then(|| std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .flatten();
+        match hex {
+            Some(v) => {
+                out.push(v);
+                i += 3;
+            }
+            None => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn handle(
+    axum::extract::State(state): axum::extract::State<Arc<Mutex<State>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = percent_decode(uri.path());
+    let request: Option<Value> = serde_json::from_slice(&body).ok();
+    let mut s = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let found = ROUTES.iter().find_map(|(m, t)| (*m == method.as_str()).then(|| matches(t, &path).map(|p| (*t, p))).flatten());
+    let Some((template, params)) = found else {
+        let response = json!({ "message": "Not Found", "documentation_url": "https://docs.github.com/rest" });
+        s.log.push(Logged {
+            method: method.to_string(),
+            path: uri.to_string(),
+            template: None,
+            status: 404,
+            request,
+            response: response.clone(),
+            injected: false,
+        });
+        return (StatusCode::NOT_FOUND, axum::Json(response)).into_response();
+    };
+    let fault = s.faults.iter_mut().find(|f| f.method == method.as_str() && f.template == template && f.remaining > 0);
+    let (status, extra, response, injected) = if let Some(f) = fault {
+        f.remaining -= 1;
+        (f.status, f.headers.clone(), f.body.clone(), true)
+    } else {
+        let (status, response) = match authorize(&s, template, &params, &headers) {
+            Err(e) => e,
+            Ok(()) => serve(&mut s, &method, template, &params, &query(&uri), request.as_ref()),
+        };
+        (status, Vec::new(), response, false)
+    };
+    s.log.push(Logged {
+        method: method.to_string(),
+        path: uri.to_string(),
+        template: Some(template),
+        status,
+        request,
+        response: response.clone(),
+        injected,
+    });
+    let mut r = (StatusCode::from_u16(status).expect("status"), axum::Json(response)).into_response();
+    for (k, v) in extra {
+        r.headers_mut().insert(
+            axum::http::HeaderName::from_bytes(k.as_bytes()).expect("header name"),
+            HeaderValue::from_str(&v).expect("header value"),
+        );
+    }
+    r
+}
+
+type Answer = (u16, Value);
+
+fn unauthorized() -> Answer {
+    (401, json!({ "message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401" }))
+}
+
+/// App routes need a valid App JWT; repository routes an unexpired token of the repo's installation.
+fn authorize(s: &State, template: &str, params: &HashMap<String, String>, headers: &HeaderMap) -> Result<(), Answer> {
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("token ")))
+        .ok_or_else(unauthorized)?;
+    if template.starts_with("/app/") || template.ends_with("/installation") {
+        return verify_jwt(bearer).map_err(|why| (401, json!({ "message": format!("A JSON web token could not be decoded ({why})"), "documentation_url": "https://docs.github.com/rest" })));
+    }
+    let (installation, expires) = s.tokens.get(bearer).ok_or_else(unauthorized)?;
+    if *expires <= now() {
+        return Err(unauthorized());
+    }
+    let full = format!("{}/{}", params.get("owner").map_or("", String::as_str), params.get("repo").map_or("", String::as_str));
+    match s.repos.get(&full) {
+        Some(r) if r.installation == *installation => Ok(()),
+        Some(_) => Err((403, json!({ "message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest" }))),
+        None => Err((404, json!({ "message": "Not Found", "documentation_url": "https://docs.github.com/rest" }))),
+    }
+}
+
+/// RS256 with the App's key; `iss` the App id; `iat` in the past, `exp` in the future, at most ten
+/// minutes apart (GitHub's rules).
+fn verify_jwt(token: &str) -> Result<(), String> {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts = token.split('.');
+    let (Some(h), Some(c), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err("not a JWT".into());
+    };
+    let header: Value = serde_json::from_slice(&b64.decode(h).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    if header["alg"] != "RS256" {
+        return Err(format!("alg {}", header["alg"]));
+    }
+    let sig = b64.decode(sig).map_err(|e| e.to_string())?;
+    UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &app_key().1)
+        .verify(format!("{h}.{c}").as_bytes(), &sig)
+        .map_err(|_| "bad signature".to_owned())?;
+    let claims: Value = serde_json::from_slice(&b64.decode(c).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let iss = claims["iss"].as_u64().or_else(|| claims["iss"].as_str().and_then(|s| s.parse().ok()));
+    let (iat, exp) = (claims["iat"].as_u64().unwrap_or(u64::MAX), claims["exp"].as_u64().unwrap_or(0));
+    let t = now();
+    if iss != Some(APP_ID) {
+        return Err("wrong issuer".into());
+    }
+    if iat > t + 5 || exp <= t || exp - iat > 660 {
+        return Err("iat/exp outside GitHub's window".into());
+    }
+    Ok(())
+}
+
+fn not_found() -> Answer {
+    (404, json!({ "message": "Not Found", "documentation_url": "https://docs.github.com/rest" }))
+}
+
+fn invalid(message: &str) -> Answer {
+    (
+        422,
+        json!({ "message": "Validation Failed", "errors": [{ "resource": "Request", "code": "custom", "message": message }], "documentation_url": "https://docs.github.com/rest" }),
+    )
+}
+
+fn serve(
+    s: &mut State,
+    method: &Method,
+    template: &'static str,
+    params: &HashMap<String, String>,
+    query: &HashMap<String, String>,
+    body: Option<&Value>,
+) -> Answer {
+    let full = format!("{}/{}", params.get("owner").map_or("", String::as_str), params.get("repo").map_or("", String::as_str));
+    let empty = Value::Null;
+    let body = body.unwrap_or(&empty);
+    match (method.as_str(), template) {
+        ("POST", "/app/installations/{installation_id}/access_tokens") => {
+            let id: u64 = params["installation_id"].parse().unwrap_or(0);
+            if !s.repos.values().any(|r| r.installation == id) {
+                return not_found();
+            }
+            let n = s.id();
+            let token = format!("ghs_{APP_ID}_{n:012}fake{id}");
+            let expires = now() + s.token_lifetime;
+            s.tokens.insert(token.clone(), (id, expires));
+            let at = time_text(expires);
+            (201, json!({ "token": token, "expires_at": at, "permissions": { "contents": "write", "pull_requests": "write", "issues": "write", "metadata": "read" }, "repository_selection": "all" }))
+        }
+        ("GET", "/repos/{owner}/{repo}/installation") => match s.repos.get(&full) {
+            Some(r) => (200, installation_json(r)),
+            None => not_found(),
+        },
+        ("GET", "/repos/{owner}/{repo}") => (200, repository_json(&s.repos[&full], true)),
+        ("GET", "/repos/{owner}/{repo}/git/ref/{ref}") => {
+            let Some(branch) = params["ref"].strip_prefix("heads/") else { return not_found() };
+            match s.repos[&full].refs.get(branch) {
+                Some(sha) => (200, ref_json(&full, branch, sha)),
+                None => not_found(),
+            }
+        }
+        ("GET", "/repos/{owner}/{repo}/git/trees/{tree_sha}") => {
+            let mut key = params["tree_sha"].clone();
+            if let Some(Object::Commit { tree, .. }) = s.objects.get(&key) {
+                key = tree.clone();
+            }
+            match s.objects.get(&key) {
+                Some(Object::Tree(entries)) => (200, tree_json(s, &full, &key, entries, query.get("recursive").is_some())),
+                _ => not_found(),
+            }
+        }
+        ("GET", "/repos/{owner}/{repo}/git/blobs/{file_sha}") => match s.objects.get(&params["file_sha"]) {
+            Some(Object::Blob(b)) => {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(b);
+                let wrapped: Vec<&str> = encoded.as_bytes().chunks(60).map(|c| std::str::from_utf8(c).expect("ascii")).collect();
+                let sha = &params["file_sha"];
+                (200, json!({ "sha": sha, "node_id": format!("B_{sha}"), "size": b.len(), "url": api(&format!("repos/{full}/git/blobs/{sha}")), "content": wrapped.join("\n") + "\n", "encoding": "base64" }))
+            }
+            _ => not_found(),
+        },
+        ("GET", "/repos/{owner}/{repo}/git/commits/{commit_sha}") => match s.objects.get(&params["commit_sha"]) {
+            Some(Object::Commit { .. }) => (200, commit_json(s, &full, &params["commit_sha"])),
+            _ => not_found(),
+        },
+        ("POST", "/repos/{owner}/{repo}/git/trees") => {
+            let mut entries = match body["base_tree"].as_str().map(|b| s.objects.get(b)) {
+                Some(Some(Object::Tree(t))) => t.clone(),
+                Some(_) => return invalid("base_tree is not a tree"),
+                None => BTreeMap::new(),
+            };
+            for e in body["tree"].as_array().cloned().unwrap_or_default() {
+                let Some(path) = e["path"].as_str() else { return invalid("tree entry without path") };
+                if let Some(text) = e["content"].as_str() {
+                    let blob = s.put(Object::Blob(text.as_bytes().to_vec()));
+                    entries.insert(path.to_owned(), blob);
+                } else if e["sha"].is_null() {
+                    entries.remove(path);
+                } else if let Some(sha) = e["sha"].as_str() {
+                    entries.insert(path.to_owned(), sha.to_owned());
+                }
+            }
+            let key = s.put(Object::Tree(entries.clone()));
+            (201, tree_json(s, &full, &key, &entries, false))
+        }
+        ("POST", "/repos/{owner}/{repo}/git/commits") => {
+            let (Some(tree), Some(message)) = (body["tree"].as_str(), body["message"].as_str()) else {
+                return invalid("tree and message are required");
+            };
+            if !matches!(s.objects.get(tree), Some(Object::Tree(_))) {
+                return invalid("tree is not a tree");
+            }
+            let parents: Vec<String> = body["parents"].as_array().into_iter().flatten().filter_map(|p| p.as_str().map(str::to_owned)).collect();
+            let key = s.put(Object::Commit { tree: tree.into(), parents, message: message.into(), author: BOT_LOGIN.into() });
+            (201, commit_json(s, &full, &key))
+        }
+        ("POST", "/repos/{owner}/{repo}/git/refs") => {
+            let (Some(r), Some(sha)) = (body["ref"].as_str(), body["sha"].as_str()) else { return invalid("ref and sha are required") };
+            let Some(branch) = r.strip_prefix("refs/heads/") else { return invalid("ref must start with refs/") };
+            if !matches!(s.objects.get(sha), Some(Object::Commit { .. })) {
+                return invalid("Object does not exist");
+            }
+            let repo = s.repos.get_mut(&full).expect("authorized repo");
+            if repo.refs.contains_key(branch) {
+                return invalid("Reference already exists");
+            }
+            repo.refs.insert(branch.to_owned(), sha.to_owned());
+            (201, ref_json(&full, branch, sha))
+        }
+        ("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}") => {
+            let Some(branch) = params["ref"].strip_prefix("heads/") else { return not_found() };
+            let Some(sha) = body["sha"].as_str() else { return invalid("sha is required") };
+            let force = body["force"].as_bool().unwrap_or(false);
+            let Some(old) = s.repos[&full].refs.get(branch).cloned() else { return invalid("Reference does not exist") };
+            if !force && !is_ancestor(s, &old, sha) {
+                return invalid("Update is not a fast forward");
+            }
+            s.repos.get_mut(&full).expect("repo").refs.insert(branch.to_owned(), sha.to_owned());
+            (200, ref_json(&full, branch, sha))
+        }
+        ("GET", "/repos/{owner}/{repo}/pulls") => {
+            let want_state = query.get("state").map_or("open", String::as_str);
+            let head = query.get("head").cloned();
+            let repo = &s.repos[&full];
+            let list: Vec<Value> = repo
+                .pulls
+                .iter()
+                .filter(|p| want_state == "all" || p.state == want_state)
+                .filter(|p| head.as_deref().is_none_or(|h| h == format!("{}:{}", repo.owner, p.head)))
+                .rev()
+                .map(|p| pull_json(s, repo, p, false))
+                .collect();
+            (200, Value::Array(list))
+        }
+        ("POST", "/repos/{owner}/{repo}/pulls") => {
+            let (Some(title), Some(head), Some(base)) = (body["title"].as_str(), body["head"].as_str(), body["base"].as_str()) else {
+                return invalid("title, head and base are required");
+            };
+            let number = s.id() % 100_000;
+            let repo = s.repos.get_mut(&full).expect("repo");
+            if !repo.refs.contains_key(head) || !repo.refs.contains_key(base) {
+                return invalid("head or base does not exist");
+            }
+            if repo.pulls.iter().any(|p| p.head == head && p.state == "open") {
+                return invalid(&format!("A pull request already exists for {}:{head}.", repo.owner));
+            }
+            let pr = Pull {
+                number,
+                title: title.into(),
+                body: body["body"].as_str().unwrap_or_default().into(),
+                head: head.into(),
+                base: base.into(),
+                draft: body["draft"].as_bool().unwrap_or(false),
+                state: "open".into(),
+                merged: false,
+                labels: Vec::new(),
+                reviewers: Vec::new(),
+                user: BOT_LOGIN.into(),
+            };
+            repo.pulls.push(pr.clone());
+            let repo = s.repos[&full].clone();
+            (201, pull_json(s, &repo, &pr, true))
+        }
+        ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels") => {
+            let n: u64 = params["issue_number"].parse().unwrap_or(0);
+            let names: Vec<String> = body["labels"].as_array().into_iter().flatten().filter_map(|l| l.as_str().map(str::to_owned)).collect();
+            for name in &names {
+                if !s.repos[&full].labels.iter().any(|l| &l.1 == name) {
+                    let id = s.id();
+                    s.repos.get_mut(&full).expect("repo").labels.push((id, name.clone(), "ededed".into(), None));
+                }
+            }
+            let repo = s.repos.get_mut(&full).expect("repo");
+            let Some(pr) = repo.pulls.iter_mut().find(|p| p.number == n) else { return not_found() };
+            for name in names {
+                if !pr.labels.contains(&name) {
+                    pr.labels.push(name);
+                }
+            }
+            let labels = pr.labels.clone();
+            let repo = &s.repos[&full];
+            (200, Value::Array(labels.iter().filter_map(|n| repo.labels.iter().find(|l| &l.1 == n)).map(|l| label_json(&full, l)).collect()))
+        }
+        ("GET", "/repos/{owner}/{repo}/labels") => {
+            let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+            let per: usize = query.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(30);
+            let labels = &s.repos[&full].labels;
+            (200, Value::Array(labels.iter().skip((page - 1) * per).take(per).map(|l| label_json(&full, l)).collect()))
+        }
+        ("POST", "/repos/{owner}/{repo}/labels") => {
+            let Some(name) = body["name"].as_str() else { return invalid("name is required") };
+            if s.repos[&full].labels.iter().any(|l| l.1 == name) {
+                return (422, json!({ "message": "Validation Failed", "errors": [{ "resource": "Label", "code": "already_exists", "field": "name" }], "documentation_url": "https://docs.github.com/rest" }));
+            }
+            let id = s.id();
+            let label = (id, name.to_owned(), body["color"].as_str().unwrap_or("ededed").to_owned(), body["description"].as_str().map(str::to_owned));
+            s.repos.get_mut(&full).expect("repo").labels.push(label.clone());
+            (201, label_json(&full, &label))
+        }
+        ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers") => {
+            let n: u64 = params["pull_number"].parse().unwrap_or(0);
+            let reviewers: Vec<String> = body["reviewers"].as_array().into_iter().flatten().filter_map(|l| l.as_str().map(str::to_owned)).collect();
+            let repo = s.repos.get_mut(&full).expect("repo");
+            let Some(pr) = repo.pulls.iter_mut().find(|p| p.number == n) else { return not_found() };
+            pr.reviewers.extend(reviewers);
+            let (repo, pr) = (repo.clone(), pr.clone());
+            (201, pull_json(s, &repo, &pr, false))
+        }
+        ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => {
+            let n: u64 = params["issue_number"].parse().unwrap_or(0);
+            let list = s.repos[&full].comments.iter().filter(|c| c.issue == n).map(|c| comment_json(&full, c)).collect();
+            (200, Value::Array(list))
+        }
+        ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => {
+            let n: u64 = params["issue_number"].parse().unwrap_or(0);
+            let Some(text) = body["body"].as_str() else { return invalid("body is required") };
+            if !s.repos[&full].pulls.iter().any(|p| p.number == n) {
+                return not_found();
+            }
+            let c = Comment { id: s.id(), issue: n, body: text.into(), user: BOT_LOGIN.into() };
+            s.repos.get_mut(&full).expect("repo").comments.push(c.clone());
+            (201, comment_json(&full, &c))
+        }
+        ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}") => {
+            let id: u64 = params["comment_id"].parse().unwrap_or(0);
+            let Some(text) = body["body"].as_str() else { return invalid("body is required") };
+            let repo = s.repos.get_mut(&full).expect("repo");
+            let Some(c) = repo.comments.iter_mut().find(|c| c.id == id) else { return not_found() };
+            c.body = text.into();
+            let c = c.clone();
+            (200, comment_json(&full, &c))
+        }
+        _ => not_found(),
+    }
+}
+
+fn is_ancestor(s: &State, ancestor: &str, of: &str) -> bool {
+    let mut todo = vec![of.to_owned()];
+    while let Some(c) = todo.pop() {
+        if c == ancestor {
+            return true;
+        }
+        if let Some(Object::Commit { parents, .. }) = s.objects.get(&c) {
+            todo.extend(parents.iter().cloned());
+        }
+    }
+    false
+}
+
+fn time_text(epoch: u64) -> String {
+    // Days-from-civil, so the fake needs no date crate.
+    let days = i64::try_from(epoch / 86_400).unwrap_or(0);
+    let secs = epoch % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+fn api(path: &str) -> String {
+    format!("https://api.github.com/{path}")
+}
+
+fn user_json(login: &str) -> Value {
+    let id = u64::from(login.bytes().map(u32::from).sum::<u32>());
+    let u = api(&format!("users/{login}"));
+    json!({
+        "login": login, "id": id, "node_id": format!("U_{id}"), "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}"),
+        "gravatar_id": "", "url": u, "html_url": format!("https://github.com/{login}"),
+        "followers_url": format!("{u}/followers"), "following_url": format!("{u}/following{{/other_user}}"),
+        "gists_url": format!("{u}/gists{{/gist_id}}"), "starred_url": format!("{u}/starred{{/owner}}{{/repo}}"),
+        "subscriptions_url": format!("{u}/subscriptions"), "organizations_url": format!("{u}/orgs"), "repos_url": format!("{u}/repos"),
+        "events_url": format!("{u}/events{{/privacy}}"), "received_events_url": format!("{u}/received_events"),
+        "type": if login.ends_with("[bot]") { "Bot" } else { "User" }, "site_admin": false,
+    })
+}
+
+fn repository_json(r: &Repo, full_repo: bool) -> Value {
+    let full = format!("{}/{}", r.owner, r.name);
+    let u = api(&format!("repos/{full}"));
+    let mut v = json!({
+        "id": r.id, "node_id": format!("R_{}", r.id), "name": r.name, "full_name": full, "owner": user_json(&r.owner),
+        "private": true, "html_url": format!("https://github.com/{full}"), "description": null, "fork": false, "url": u,
+        "archive_url": format!("{u}/{{archive_format}}{{/ref}}"), "assignees_url": format!("{u}/assignees{{/user}}"),
+        "blobs_url": format!("{u}/git/blobs{{/sha}}"), "branches_url": format!("{u}/branches{{/branch}}"),
+        "collaborators_url": format!("{u}/collaborators{{/collaborator}}"), "comments_url": format!("{u}/comments{{/number}}"),
+        "commits_url": format!("{u}/commits{{/sha}}"), "compare_url": format!("{u}/compare/{{base}}...{{head}}"),
+        "contents_url": format!("{u}/contents/{{+path}}"), "contributors_url": format!("{u}/contributors"),
+        "deployments_url": format!("{u}/deployments"), "downloads_url": format!("{u}/downloads"), "events_url": format!("{u}/events"),
+        "forks_url": format!("{u}/forks"), "git_commits_url": format!("{u}/git/commits{{/sha}}"),
+        "git_refs_url": format!("{u}/git/refs{{/sha}}"), "git_tags_url": format!("{u}/git/tags{{/sha}}"),
+        "git_url": format!("git://github.com/{full}.git"), "issue_comment_url": format!("{u}/issues/comments{{/number}}"),
+        "issue_events_url": format!("{u}/issues/events{{/number}}"), "issues_url": format!("{u}/issues{{/number}}"),
+        "keys_url": format!("{u}/keys{{/key_id}}"), "labels_url": format!("{u}/labels{{/name}}"), "languages_url": format!("{u}/languages"),
+        "merges_url": format!("{u}/merges"), "milestones_url": format!("{u}/milestones{{/number}}"),
+        "notifications_url": format!("{u}/notifications{{?since,all,participating}}"), "pulls_url": format!("{u}/pulls{{/number}}"),
+        "releases_url": format!("{u}/releases{{/id}}"), "ssh_url": format!("git@github.com:{full}.git"),
+        "stargazers_url": format!("{u}/stargazers"), "statuses_url": format!("{u}/statuses/{{sha}}"),
+        "subscribers_url": format!("{u}/subscribers"), "subscription_url": format!("{u}/subscription"), "tags_url": format!("{u}/tags"),
+        "teams_url": format!("{u}/teams"), "trees_url": format!("{u}/git/trees{{/sha}}"), "clone_url": format!("https://github.com/{full}.git"),
+        "mirror_url": null, "hooks_url": format!("{u}/hooks"), "svn_url": format!("https://github.com/{full}"), "homepage": null,
+        "language": "HCL", "forks_count": 0, "forks": 0, "stargazers_count": 0, "watchers_count": 0, "watchers": 0, "size": 1,
+        "default_branch": r.default_branch, "open_issues_count": 0, "open_issues": 0, "has_issues": true, "has_projects": false,
+        "has_wiki": false, "has_pages": false, "has_downloads": false, "has_discussions": false, "archived": false, "disabled": false,
+        "license": null, "pushed_at": "2026-11-01T00:00:00Z", "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z",
+    });
+    if full_repo {
+        v["network_count"] = json!(0);
+        v["subscribers_count"] = json!(0);
+    }
+    v
+}
+
+fn installation_json(r: &Repo) -> Value {
+    let id = r.installation;
+    json!({
+        "id": id, "app_id": APP_ID, "app_slug": "driftfix", "target_id": r.id, "target_type": "Organization",
+        "account": user_json(&r.owner), "repository_selection": "all", "single_file_name": null,
+        "access_tokens_url": api(&format!("app/installations/{id}/access_tokens")),
+        "repositories_url": api("installation/repositories"), "html_url": format!("https://github.com/organizations/{}/settings/installations/{id}", r.owner),
+        "events": ["pull_request", "issue_comment", "installation", "installation_repositories", "push"],
+        "permissions": { "contents": "write", "pull_requests": "write", "issues": "write", "metadata": "read" },
+        "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z", "suspended_by": null, "suspended_at": null,
+    })
+}
+
+fn ref_json(full: &str, branch: &str, sha: &str) -> Value {
+    json!({
+        "ref": format!("refs/heads/{branch}"), "node_id": format!("REF_{sha}"), "url": api(&format!("repos/{full}/git/refs/heads/{branch}")),
+        "object": { "type": "commit", "sha": sha, "url": api(&format!("repos/{full}/git/commits/{sha}")) },
+    })
+}
+
+fn tree_json(s: &State, full: &str, key: &str, entries: &BTreeMap<String, String>, recursive: bool) -> Value {
+    let mut dirs = std::collections::BTreeSet::new();
+    let mut list = Vec::new();
+    for (path, sha) in entries {
+        let mut parts: Vec<&str> = path.split('/').collect();
+        parts.pop();
+        for i in 1..=parts.len() {
+            dirs.insert(parts[..i].join("/"));
+        }
+        if !recursive && path.contains('/') {
+            continue;
+        }
+        let size = match s.objects.get(sha) {
+            Some(Object::Blob(b)) => b.len(),
+            _ => 0,
+        };
+        list.push(json!({ "path": path, "mode": "100644", "type": "blob", "sha": sha, "size": size, "url": api(&format!("repos/{full}/git/blobs/{sha}")) }));
+    }
+    for d in dirs.iter().filter(|d| recursive || !d.contains('/')) {
+        let sha = sha("dir", format!("{key}/{d}").as_bytes());
+        list.push(json!({ "path": d, "mode": "040000", "type": "tree", "sha": sha, "url": api(&format!("repos/{full}/git/trees/{sha}")) }));
+    }
+    json!({ "sha": key, "url": api(&format!("repos/{full}/git/trees/{key}")), "tree": list, "truncated": false })
+}
+
+fn commit_json(s: &State, full: &str, key: &str) -> Value {
+    let Some(Object::Commit { tree, parents, message, author }) = s.objects.get(key) else { return Value::Null };
+    let person = json!({ "name": author, "email": format!("{author}@users.noreply.github.com"), "date": "2026-11-01T00:00:00Z" });
+    json!({
+        "sha": key, "node_id": format!("C_{key}"), "url": api(&format!("repos/{full}/git/commits/{key}")),
+        "html_url": format!("https://github.com/{full}/commit/{key}"), "author": person, "committer": person, "message": message,
+        "tree": { "sha": tree, "url": api(&format!("repos/{full}/git/trees/{tree}")) },
+        "parents": parents.iter().map(|p| json!({ "sha": p, "url": api(&format!("repos/{full}/git/commits/{p}")), "html_url": format!("https://github.com/{full}/commit/{p}") })).collect::<Vec<_>>(),
+        "verification": { "verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null },
+    })
+}
+
+fn label_json(full: &str, l: &(u64, String, String, Option<String>)) -> Value {
+    json!({ "id": l.0, "node_id": format!("L_{}", l.0), "url": api(&format!("repos/{full}/labels/{}", l.1)), "name": l.1, "color": l.2, "description": l.3, "default": false })
+}
+
+fn comment_json(full: &str, c: &Comment) -> Value {
+    json!({
+        "id": c.id, "node_id": format!("IC_{}", c.id), "url": api(&format!("repos/{full}/issues/comments/{}", c.id)),
+        "html_url": format!("https://github.com/{full}/pull/{}#issuecomment-{}", c.issue, c.id), "body": c.body,
+        "user": user_json(&c.user), "issue_url": api(&format!("repos/{full}/issues/{}", c.issue)),
+        "created_at": "2026-11-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z", "author_association": "NONE",
+    })
+}
+
+fn pull_json(s: &State, r: &Repo, p: &Pull, full_pull: bool) -> Value {
+    let full = format!("{}/{}", r.owner, r.name);
+    let u = api(&format!("repos/{full}/pulls/{}", p.number));
+    let html = format!("https://github.com/{full}/pull/{}", p.number);
+    let issue = api(&format!("repos/{full}/issues/{}", p.number));
+    let sha_of = |b: &str| r.refs.get(b).cloned().unwrap_or_default();
+    let end = |b: &str| json!({ "label": format!("{}:{b}", r.owner), "ref": b, "sha": sha_of(b), "user": user_json(&r.owner), "repo": repository_json(r, false) });
+    let labels: Vec<Value> = p.labels.iter().filter_map(|n| r.labels.iter().find(|l| &l.1 == n)).map(|l| {
+        let mut v = label_json(&full, l);
+        if v["description"].is_null() {
+            v["description"] = json!("");
+        }
+        v
+    }).collect();
+    let link = |h: String| json!({ "href": h });
+    let mut v = json!({
+        "url": u, "id": p.number + 9_000_000, "node_id": format!("PR_{}", p.number), "html_url": html,
+        "diff_url": format!("{html}.diff"), "patch_url": format!("{html}.patch"), "issue_url": issue, "number": p.number,
+        "state": p.state, "locked": false, "title": p.title, "user": user_json(&p.user), "body": p.body, "labels": labels,
+        "milestone": null, "created_at": "2026-11-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z",
+        "closed_at": if p.state == "closed" { json!("2026-11-02T00:00:00Z") } else { Value::Null },
+        "merged_at": if p.merged { json!("2026-11-02T00:00:00Z") } else { Value::Null },
+        "merge_commit_sha": null, "assignee": null, "draft": p.draft,
+        "requested_reviewers": p.reviewers.iter().map(|r| user_json(r)).collect::<Vec<_>>(),
+        "commits_url": format!("{u}/commits"), "review_comments_url": format!("{u}/comments"),
+        "review_comment_url": api(&format!("repos/{full}/pulls/comments{{/number}}")), "comments_url": format!("{issue}/comments"),
+        "statuses_url": api(&format!("repos/{full}/statuses/{}", sha_of(&p.head))), "head": end(&p.head), "base": end(&p.base),
+        "_links": {
+            "self": link(u.clone()), "html": link(html.clone()), "issue": link(issue.clone()), "comments": link(format!("{issue}/comments")),
+            "review_comments": link(format!("{u}/comments")), "review_comment": link(api(&format!("repos/{full}/pulls/comments{{/number}}"))),
+            "commits": link(format!("{u}/commits")), "statuses": link(api(&format!("repos/{full}/statuses/{}", sha_of(&p.head)))),
+        },
+        "author_association": "NONE", "auto_merge": null,
+    });
+    if full_pull {
+        let _ = s;
+        for (k, val) in [
+            ("merged", json!(p.merged)), ("mergeable", Value::Null), ("mergeable_state", json!("unknown")),
+            ("merged_by", Value::Null), ("comments", json!(0)), ("review_comments", json!(0)),
+            ("maintainer_can_modify", json!(false)), ("commits", json!(1)), ("additions", json!(1)),
+            ("deletions", json!(1)), ("changed_files", json!(1)),
+        ] {
+            v[k] = val;
+        }
+    }
+    v
+}
