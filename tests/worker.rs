@@ -9,42 +9,17 @@ mod support;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use driftfix::api::{ApiState, router};
-use driftfix::catalog::{self, Params};
 use driftfix::config::Route;
-use driftfix::finding::{Finding, parse_event};
 use driftfix::policy::Policy;
-use driftfix::store::{NewEvent, Recorded, Store};
+use driftfix::store::Store;
 use driftfix::worker::{Worker, WorkerConfig};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use support::{copy_tree, examples, snapshot};
+use support::{copy_tree, example_event, examples, record, snapshot};
 use tower::ServiceExt;
-
-fn example_event(name: &str) -> String {
-    std::fs::read_to_string(examples().join("events").join(name)).unwrap()
-}
-
-/// The identifier intake keys a finding by: the catalog rule, else the event's rule name.
-fn rule_key(f: &Finding) -> String {
-    catalog::resolve(f, &Params::default())
-        .map(|r| r.meta().identifier.to_owned())
-        .or_else(|| f.rule.name.clone())
-        .unwrap_or_else(|| "UNKNOWN".into())
-}
-
-/// Record an event as intake would; returns the finding key and the job id.
-async fn record(store: &Store, dedup: &str, body: &str) -> (String, Option<i64>) {
-    let f = parse_event(body.as_bytes()).unwrap();
-    let rule = rule_key(&f);
-    let ev = NewEvent { source: "eventbridge", dedup_id: dedup, body, finding: Some((&f, &rule)), max_attempts: 3 };
-    let Recorded::New { finding_key: Some(key), job_id, .. } = store.record_event(&ev).await.unwrap() else {
-        panic!("not recorded as new")
-    };
-    (key.as_str().to_owned(), job_id)
-}
 
 fn route(name: &str, repo: &Path) -> Route {
     Route {

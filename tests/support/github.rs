@@ -709,7 +709,8 @@ fn serve(
             let repo = s.repos.get_mut(&full).expect("repo");
             let Some(pr) = repo.pulls.iter_mut().find(|p| p.number == n) else { return not_found() };
             pr.reviewers.extend(reviewers);
-            let (repo, pr) = (repo.clone(), pr.clone());
+            let pr = pr.clone();
+            let repo = repo.clone();
             (201, pull_json(s, &repo, &pr, false))
         }
         ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => {
@@ -787,35 +788,69 @@ fn user_json(login: &str) -> Value {
     })
 }
 
+/// URL fields of a repository, as suffixes of its API URL.
+const REPO_URLS: &[(&str, &str)] = &[
+    ("archive_url", "/{archive_format}{/ref}"),
+    ("assignees_url", "/assignees{/user}"),
+    ("blobs_url", "/git/blobs{/sha}"),
+    ("branches_url", "/branches{/branch}"),
+    ("collaborators_url", "/collaborators{/collaborator}"),
+    ("comments_url", "/comments{/number}"),
+    ("commits_url", "/commits{/sha}"),
+    ("compare_url", "/compare/{base}...{head}"),
+    ("contents_url", "/contents/{+path}"),
+    ("contributors_url", "/contributors"),
+    ("deployments_url", "/deployments"),
+    ("downloads_url", "/downloads"),
+    ("events_url", "/events"),
+    ("forks_url", "/forks"),
+    ("git_commits_url", "/git/commits{/sha}"),
+    ("git_refs_url", "/git/refs{/sha}"),
+    ("git_tags_url", "/git/tags{/sha}"),
+    ("hooks_url", "/hooks"),
+    ("issue_comment_url", "/issues/comments{/number}"),
+    ("issue_events_url", "/issues/events{/number}"),
+    ("issues_url", "/issues{/number}"),
+    ("keys_url", "/keys{/key_id}"),
+    ("labels_url", "/labels{/name}"),
+    ("languages_url", "/languages"),
+    ("merges_url", "/merges"),
+    ("milestones_url", "/milestones{/number}"),
+    ("notifications_url", "/notifications{?since,all,participating}"),
+    ("pulls_url", "/pulls{/number}"),
+    ("releases_url", "/releases{/id}"),
+    ("stargazers_url", "/stargazers"),
+    ("statuses_url", "/statuses/{sha}"),
+    ("subscribers_url", "/subscribers"),
+    ("subscription_url", "/subscription"),
+    ("tags_url", "/tags"),
+    ("teams_url", "/teams"),
+    ("trees_url", "/git/trees{/sha}"),
+];
+
 fn repository_json(r: &Repo, full_repo: bool) -> Value {
     let full = format!("{}/{}", r.owner, r.name);
     let u = api(&format!("repos/{full}"));
     let mut v = json!({
         "id": r.id, "node_id": format!("R_{}", r.id), "name": r.name, "full_name": full, "owner": user_json(&r.owner),
         "private": true, "html_url": format!("https://github.com/{full}"), "description": null, "fork": false, "url": u,
-        "archive_url": format!("{u}/{{archive_format}}{{/ref}}"), "assignees_url": format!("{u}/assignees{{/user}}"),
-        "blobs_url": format!("{u}/git/blobs{{/sha}}"), "branches_url": format!("{u}/branches{{/branch}}"),
-        "collaborators_url": format!("{u}/collaborators{{/collaborator}}"), "comments_url": format!("{u}/comments{{/number}}"),
-        "commits_url": format!("{u}/commits{{/sha}}"), "compare_url": format!("{u}/compare/{{base}}...{{head}}"),
-        "contents_url": format!("{u}/contents/{{+path}}"), "contributors_url": format!("{u}/contributors"),
-        "deployments_url": format!("{u}/deployments"), "downloads_url": format!("{u}/downloads"), "events_url": format!("{u}/events"),
-        "forks_url": format!("{u}/forks"), "git_commits_url": format!("{u}/git/commits{{/sha}}"),
-        "git_refs_url": format!("{u}/git/refs{{/sha}}"), "git_tags_url": format!("{u}/git/tags{{/sha}}"),
-        "git_url": format!("git://github.com/{full}.git"), "issue_comment_url": format!("{u}/issues/comments{{/number}}"),
-        "issue_events_url": format!("{u}/issues/events{{/number}}"), "issues_url": format!("{u}/issues{{/number}}"),
-        "keys_url": format!("{u}/keys{{/key_id}}"), "labels_url": format!("{u}/labels{{/name}}"), "languages_url": format!("{u}/languages"),
-        "merges_url": format!("{u}/merges"), "milestones_url": format!("{u}/milestones{{/number}}"),
-        "notifications_url": format!("{u}/notifications{{?since,all,participating}}"), "pulls_url": format!("{u}/pulls{{/number}}"),
-        "releases_url": format!("{u}/releases{{/id}}"), "ssh_url": format!("git@github.com:{full}.git"),
-        "stargazers_url": format!("{u}/stargazers"), "statuses_url": format!("{u}/statuses/{{sha}}"),
-        "subscribers_url": format!("{u}/subscribers"), "subscription_url": format!("{u}/subscription"), "tags_url": format!("{u}/tags"),
-        "teams_url": format!("{u}/teams"), "trees_url": format!("{u}/git/trees{{/sha}}"), "clone_url": format!("https://github.com/{full}.git"),
-        "mirror_url": null, "hooks_url": format!("{u}/hooks"), "svn_url": format!("https://github.com/{full}"), "homepage": null,
-        "language": "HCL", "forks_count": 0, "forks": 0, "stargazers_count": 0, "watchers_count": 0, "watchers": 0, "size": 1,
-        "default_branch": r.default_branch, "open_issues_count": 0, "open_issues": 0, "has_issues": true, "has_projects": false,
-        "has_wiki": false, "has_pages": false, "has_downloads": false, "has_discussions": false, "archived": false, "disabled": false,
-        "license": null, "pushed_at": "2026-11-01T00:00:00Z", "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z",
+        "git_url": format!("git://github.com/{full}.git"), "ssh_url": format!("git@github.com:{full}.git"),
+        "clone_url": format!("https://github.com/{full}.git"), "svn_url": format!("https://github.com/{full}"),
+        "mirror_url": null, "homepage": null, "language": "HCL", "license": null, "default_branch": r.default_branch,
+        "pushed_at": "2026-11-01T00:00:00Z", "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z",
     });
+    for (k, suffix) in REPO_URLS {
+        v[*k] = json!(format!("{u}{suffix}"));
+    }
+    for k in ["forks_count", "forks", "stargazers_count", "watchers_count", "watchers", "size", "open_issues_count", "open_issues"] {
+        v[k] = json!(0);
+    }
+    for k in ["has_issues"] {
+        v[k] = json!(true);
+    }
+    for k in ["has_projects", "has_wiki", "has_pages", "has_downloads", "has_discussions", "archived", "disabled"] {
+        v[k] = json!(false);
+    }
     if full_repo {
         v["network_count"] = json!(0);
         v["subscribers_count"] = json!(0);

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod github;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -98,4 +99,34 @@ pub fn compliance_event(rule_name: &str, resource_type: &str, resource_id: &str)
         "recordVersion": "1.0"
     })
     .to_string()
+}
+
+/// An example event from `examples/events/`.
+pub fn example_event(name: &str) -> String {
+    std::fs::read_to_string(examples().join("events").join(name)).expect("example event")
+}
+
+/// The identifier intake keys a finding by: the catalog rule, else the event's rule name.
+pub fn rule_key(f: &driftfix::finding::Finding) -> String {
+    driftfix::catalog::resolve(f, &driftfix::catalog::Params::default())
+        .map(|r| r.meta().identifier.to_owned())
+        .or_else(|| f.rule.name.clone())
+        .unwrap_or_else(|| "UNKNOWN".into())
+}
+
+/// Record an event as intake would; returns the finding key and the job id.
+pub async fn record(store: &driftfix::store::Store, dedup: &str, body: &str) -> (String, Option<i64>) {
+    use driftfix::store::{NewEvent, Recorded};
+    let f = driftfix::finding::parse_event(body.as_bytes()).expect("event parses");
+    let rule = rule_key(&f);
+    let ev = NewEvent { source: "eventbridge", dedup_id: dedup, body, finding: Some((&f, &rule)), max_attempts: 3 };
+    let Recorded::New { finding_key: Some(key), job_id, .. } = store.record_event(&ev).await.expect("recorded") else {
+        panic!("not recorded as new")
+    };
+    (key.as_str().to_owned(), job_id)
+}
+
+/// Every file under `dir` as `(relative path, text)`, for seeding a fake repository.
+pub fn files_of(dir: &Path) -> Vec<(String, String)> {
+    snapshot(dir).into_iter().map(|(p, b)| (p, String::from_utf8(b).expect("UTF-8 fixture"))).collect()
 }

@@ -1,0 +1,327 @@
+//! The worker against a stateful fake GitHub (tests/support/github.rs): the real octocrab App
+//! authentication, the bot's request layer, a real SQLite store. Repositories are seeded with
+//! `examples/terraform`; every test ends by asserting the bot made no request the fake does not
+//! serve.
+
+mod support;
+
+use driftfix::config::Route;
+use driftfix::github::{GitHubApp, GitHubSettings};
+use driftfix::policy::Policy;
+use driftfix::store::Store;
+use driftfix::worker::{Worker, WorkerConfig};
+use std::sync::Arc;
+use std::time::Duration;
+use support::github::{APP_ID, BOT_LOGIN, FakeGitHub, app_key};
+use support::{example_event, examples, files_of, record};
+
+const REPO: &str = "acme/infra";
+
+fn settings(gh: &FakeGitHub) -> GitHubSettings {
+    let mut s = GitHubSettings::new(APP_ID, app_key().0.clone().into(), &gh.url);
+    s.retry_base = Duration::from_millis(10);
+    s.max_inline_wait = Duration::from_secs(2);
+    s
+}
+
+fn worker(store: &Store, gh: &FakeGitHub, dry_run: bool) -> Worker {
+    let app = GitHubApp::new(settings(gh)).expect("App client");
+    let route = Route {
+        name: "infra".into(),
+        accounts: Vec::new(),
+        regions: Vec::new(),
+        resource_tags: Default::default(),
+        repo: REPO.into(),
+        paths: Vec::new(),
+        state: Vec::new(),
+    };
+    let config = WorkerConfig {
+        routes: vec![route],
+        policy: Policy::default(),
+        lease_ms: 60_000,
+        poll_interval: Duration::from_millis(20),
+        dry_run,
+        templates: Arc::new(driftfix::render::Templates::builtin().expect("templates")),
+        github: Some(Arc::new(app)),
+    };
+    Worker::new(store.clone(), config)
+}
+
+async fn setup() -> (FakeGitHub, Store, tempfile::TempDir) {
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(REPO, &files_of(&examples().join("terraform")));
+    let (store, dir) = support::db::sqlite().await;
+    (gh, store, dir)
+}
+
+async fn state(store: &Store, key: &str) -> String {
+    store.finding_state(key).await.expect("store").expect("finding")
+}
+
+fn assert_only_expected(gh: &FakeGitHub) {
+    assert_eq!(gh.unexpected(), Vec::<String>::new(), "requests the fake does not serve");
+}
+
+#[tokio::test]
+async fn a_fix_opens_one_labelled_pull_request_with_exactly_the_engine_change() {
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, false);
+    let (key, _) = record(&store, "sqs-1", &example_event("securityhub_sqs.json")).await;
+    assert!(w.run_once().await.expect("worked"));
+    assert_eq!(state(&store, &key).await, "proposed");
+
+    let pulls = gh.pulls(REPO);
+    assert_eq!(pulls.len(), 1, "{pulls:?}");
+    let pr = &pulls[0];
+    assert_eq!(pr.head, format!("driftfix/sqs-queue-encrypted/checkout-events-{}", &key[..8]));
+    assert_eq!(pr.base, "main");
+    assert_eq!(pr.user, BOT_LOGIN);
+    assert!(!pr.draft, "low risk opens ready for review");
+    assert!(pr.body.contains(&format!("<!-- driftfix: {{\"key\": \"{key}\", \"version\": 1}} -->")), "{}", pr.body);
+    assert!(pr.body.contains("```diff\n--- a/main.tf"), "{}", pr.body);
+    assert_eq!(pr.labels, ["driftfix", "risk:low", "rule:SQS_QUEUE_ENCRYPTED"]);
+    let mut repo_labels = gh.repo_labels(REPO);
+    repo_labels.sort();
+    assert_eq!(repo_labels, ["driftfix", "risk:low", "rule:SQS_QUEUE_ENCRYPTED"], "labels created when missing");
+
+    // The branch is one commit on main, carrying the bot's trailer, changing main.tf only.
+    let (head, parents, message) = gh.head(REPO, &pr.head).expect("branch");
+    let (main, _, _) = gh.head(REPO, "main").expect("main");
+    assert_eq!(parents, [main]);
+    assert!(message.contains(&format!("Driftfix-Finding: {key}")), "{message}");
+    let originals = files_of(&examples().join("terraform"));
+    for (path, text) in &originals {
+        let now = gh.file(REPO, &pr.head, path).expect("file on branch");
+        if path == "main.tf" {
+            assert_ne!(&now, text, "main.tf carries the fix");
+            assert!(now.contains("sqs_managed_sse_enabled"), "{now}");
+        } else {
+            assert_eq!(&now, text, "{path} untouched");
+        }
+    }
+    assert!(gh.file(REPO, "main", "main.tf").expect("main.tf") == originals.iter().find(|f| f.0 == "main.tf").unwrap().1);
+
+    // Writes: tree, commit, ref, pull request, labels + the three missing labels created once.
+    assert_eq!(gh.writes(), 5 + 3);
+    let d = store.finding_detail(&key).await.expect("store").expect("finding");
+    let p = d.proposal.expect("proposal");
+    assert_eq!((p.state.as_str(), p.pr_number), ("open", Some(i64::try_from(pr.number).unwrap())));
+    assert_eq!(p.pr_url.as_deref(), Some(format!("https://github.com/{REPO}/pull/{}", pr.number).as_str()));
+    assert!(d.audit.iter().any(|a| a.action == "pull_request.opened" && a.detail["head_sha"] == head.as_str()));
+    assert_only_expected(&gh);
+}
+
+#[tokio::test]
+async fn high_risk_fixes_open_as_drafts() {
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, false);
+    let (key, _) = record(&store, "s3-1", &example_event("eb_compliance_change.json")).await;
+    assert!(w.run_once().await.expect("worked"));
+    assert_eq!(state(&store, &key).await, "proposed");
+    let pulls = gh.pulls(REPO);
+    assert_eq!(pulls.len(), 1);
+    assert!(pulls[0].draft, "high risk → draft");
+    assert!(pulls[0].labels.contains(&"risk:high".to_owned()));
+    assert_only_expected(&gh);
+}
+
+#[tokio::test]
+async fn redelivery_never_opens_a_second_pull_request_and_a_moved_base_rebuilds_the_branch() {
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, false);
+    let (key, _) = record(&store, "sqs-1", &example_event("securityhub_sqs.json")).await;
+    assert!(w.run_once().await.expect("worked"));
+    let first = gh.pulls(REPO)[0].clone();
+    let (head1, _, _) = gh.head(REPO, &first.head).expect("branch");
+    let writes = gh.writes();
+
+    // Same finding again, nothing moved: the open pull request is found and left as it is.
+    record(&store, "sqs-2", &example_event("securityhub_sqs.json")).await;
+    assert!(w.run_once().await.expect("worked"));
+    assert_eq!(gh.pulls(REPO).len(), 1);
+    assert_eq!(gh.writes(), writes, "no write when the pull request is current");
+    assert_eq!(gh.head(REPO, &first.head).expect("branch").0, head1);
+
+    // Someone merges an unrelated change to main: the bot's commit is rebuilt on the new head.
+    let main2 = gh.push(REPO, "main", "alice", "docs", &[("README.md", Some("# infra\n"))]);
+    record(&store, "sqs-3", &example_event("securityhub_sqs.json")).await;
+    assert!(w.run_once().await.expect("worked"));
+    assert_eq!(gh.pulls(REPO).len(), 1, "still one pull request");
+    let (head2, parents, _) = gh.head(REPO, &first.head).expect("branch");
+    assert_ne!(head2, head1);
+    assert_eq!(parents, [main2], "rebuilt on the moved base");
+    assert_eq!(gh.writes(), writes + 3, "tree, commit, ref update");
+    assert_eq!(state(&store, &key).await, "proposed");
+    let d = store.finding_detail(&key).await.expect("store").expect("finding");
+    let actions: Vec<&str> = d.audit.iter().map(|a| a.action.as_str()).filter(|a| a.starts_with("pull_request.")).collect();
+    assert_eq!(actions, ["pull_request.opened", "pull_request.current", "pull_request.updated"]);
+    assert_only_expected(&gh);
+}
+
+#[tokio::test]
+async fn a_human_push_stops_the_bot_with_one_comment() {
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, false);
+    record(&store, "sqs-1", &example_event("securityhub_sqs.json")).await;
+    assert!(w.run_once().await.expect("worked"));
+    let pr = gh.pulls(REPO)[0].clone();
+    let human = gh.push(REPO, &pr.head, "bob", "use our KMS key", &[("main.tf", Some("# bob's version\n"))]);
+    gh.push(REPO, "main", "alice", "docs", &[("README.md", Some("# infra\n"))]);
+    for dedup in ["sqs-2", "sqs-3"] {
+        record(&store, dedup, &example_event("securityhub_sqs.json")).await;
+        assert!(w.run_once().await.expect("worked"));
+    }
+    assert_eq!(gh.head(REPO, &pr.head).expect("branch").0, human, "the human's commit is never overwritten");
+    let comments = gh.comments(REPO);
+    assert_eq!(comments.len(), 1, "said once, not once per event: {comments:?}");
+    assert!(comments[0].body.contains("stopped updating"), "{}", comments[0].body);
+    assert_eq!(gh.pulls(REPO).len(), 1);
+    assert_only_expected(&gh);
+}
+
+#[tokio::test]
+async fn a_pull_request_closed_unmerged_is_an_accepted_risk_and_never_recreated() {
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, false);
+    let (key, _) = record(&store, "sqs-1", &example_event("securityhub_sqs.json")).await;
+    assert!(w.run_once().await.expect("worked"));
+    let number = gh.pulls(REPO)[0].number;
+    gh.close_pull(REPO, number, false);
+    record(&store, "sqs-2", &example_event("securityhub_sqs.json")).await;
+    assert!(w.run_once().await.expect("worked"));
+    assert_eq!(state(&store, &key).await, "accepted-risk");
+    assert_eq!(gh.pulls(REPO).len(), 1, "no new pull request");
+    let p = store.finding_detail(&key).await.expect("store").expect("finding").proposal.expect("proposal");
+    assert_eq!(p.state, "closed");
+
+    // Merged is recorded as merged.
+    let (gh2, store2, _dir2) = setup().await;
+    let w2 = worker(&store2, &gh2, false);
+    let (key2, _) = record(&store2, "sqs-1", &example_event("securityhub_sqs.json")).await;
+    assert!(w2.run_once().await.expect("worked"));
+    gh2.close_pull(REPO, gh2.pulls(REPO)[0].number, true);
+    record(&store2, "sqs-2", &example_event("securityhub_sqs.json")).await;
+    assert!(w2.run_once().await.expect("worked"));
+    assert_eq!(state(&store2, &key2).await, "merged");
+    assert_only_expected(&gh);
+    assert_only_expected(&gh2);
+}
+
+#[tokio::test]
+async fn dry_run_reads_from_github_and_writes_nothing() {
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, true);
+    let (key, _) = record(&store, "sqs-1", &example_event("securityhub_sqs.json")).await;
+    assert!(w.run_once().await.expect("worked"));
+    assert_eq!(state(&store, &key).await, "proposed");
+    assert_eq!(gh.writes(), 0);
+    assert!(gh.pulls(REPO).is_empty());
+    let p = store.finding_detail(&key).await.expect("store").expect("finding").proposal.expect("proposal");
+    assert_eq!((p.state.as_str(), p.pr_number), ("rendered", None));
+    assert_only_expected(&gh);
+}
+
+#[tokio::test]
+async fn server_errors_and_short_rate_limits_are_retried_into_exactly_one_pull_request() {
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, false);
+    let secondary = serde_json::json!({ "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", "documentation_url": "https://docs.github.com/rest" });
+    gh.fail("POST", "/repos/{owner}/{repo}/pulls", 1, 500, &[], serde_json::json!({ "message": "Server Error" }));
+    gh.fail("POST", "/repos/{owner}/{repo}/git/commits", 1, 403, &[("retry-after", "1")], secondary);
+    gh.fail("POST", "/repos/{owner}/{repo}/git/trees", 1, 429, &[("retry-after", "1")], serde_json::json!({ "message": "Too Many Requests" }));
+    gh.fail("GET", "/repos/{owner}/{repo}/git/blobs/{file_sha}", 2, 502, &[], serde_json::json!({ "message": "Bad Gateway" }));
+    let (key, _) = record(&store, "sqs-1", &example_event("securityhub_sqs.json")).await;
+    assert!(w.run_once().await.expect("worked"));
+    assert_eq!(state(&store, &key).await, "proposed");
+    assert_eq!(gh.pulls(REPO).len(), 1);
+    let injected = gh.log().iter().filter(|l| l.injected).count();
+    assert_eq!(injected, 5, "every fault was hit and retried past");
+    assert_only_expected(&gh);
+}
+
+#[tokio::test]
+async fn an_exhausted_rate_limit_parks_the_finding_without_spending_an_attempt() {
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, false);
+    let reset = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 4).to_string();
+    gh.fail(
+        "POST",
+        "/repos/{owner}/{repo}/pulls",
+        1,
+        403,
+        &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset)],
+        serde_json::json!({ "message": "API rate limit exceeded for installation." }),
+    );
+    let (key, job) = record(&store, "sqs-1", &example_event("securityhub_sqs.json")).await;
+    assert!(w.run_once().await.expect("worked"));
+    assert_eq!(state(&store, &key).await, "rate-limited");
+    let (job_state, attempts, error, run_at) = store.job_status(job.unwrap()).await.unwrap().unwrap();
+    assert_eq!((job_state.as_str(), attempts), ("queued", 0), "no attempt spent");
+    assert!(error.unwrap_or_default().contains("primary limit"));
+    assert!(run_at > i64::try_from(reset.parse::<u64>().unwrap() * 1000 - 2000).unwrap());
+    assert!(!w.run_once().await.expect("polled"), "not before the reset");
+    tokio::time::sleep(Duration::from_millis(u64::try_from(run_at - now_ms()).unwrap_or(0) + 50)).await;
+    assert!(w.run_once().await.expect("worked"));
+    assert_eq!(state(&store, &key).await, "proposed");
+    assert_eq!(gh.pulls(REPO).len(), 1, "the ref from the first try is reused, not duplicated");
+    assert_eq!(gh.branches(REPO).len(), 2, "main and the one bot branch");
+    assert_only_expected(&gh);
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap()
+}
+
+#[tokio::test]
+async fn an_installation_token_revoked_mid_run_is_replaced() {
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, false);
+    record(&store, "sqs-1", &example_event("securityhub_sqs.json")).await;
+    assert!(w.run_once().await.expect("worked"));
+    let tokens_before = gh.log().iter().filter(|l| l.template.is_some_and(|t| t.ends_with("/access_tokens"))).count();
+    assert_eq!(tokens_before, 1, "one token, cached across the whole job");
+    gh.expire_tokens();
+    let (key, _) = record(&store, "s3-1", &example_event("eb_compliance_change.json")).await;
+    assert!(w.run_once().await.expect("worked"));
+    assert_eq!(state(&store, &key).await, "proposed");
+    let log = gh.log();
+    assert!(log.iter().any(|l| l.status == 401), "the stale token was refused once");
+    let tokens = log.iter().filter(|l| l.template.is_some_and(|t| t.ends_with("/access_tokens"))).count();
+    assert_eq!(tokens, 2, "and replaced");
+    assert_eq!(gh.pulls(REPO).len(), 2);
+    assert_only_expected(&gh);
+}
+
+#[tokio::test]
+async fn a_repository_without_the_app_fails_the_job_with_a_clear_error() {
+    let (gh, store, _dir) = setup().await;
+    let app = GitHubApp::new(settings(&gh)).expect("App client");
+    let missing = driftfix::github::RepoName::parse("acme/elsewhere").unwrap();
+    let err = app.snapshot(&missing, &[]).await.expect_err("not installed");
+    assert!(err.to_string().contains("not installed on acme/elsewhere"), "{err}");
+    let _ = store;
+    assert_only_expected(&gh);
+}
+
+#[tokio::test]
+async fn a_wrong_private_key_is_refused_by_github_and_never_printed() {
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(REPO, &files_of(&examples().join("terraform")));
+    let other = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let der = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&other).unwrap();
+    use base64::Engine;
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(der.as_ref())
+    );
+    let mut s = settings(&gh);
+    s.private_key = pem.clone().into();
+    let app = GitHubApp::new(s).expect("a well-formed key");
+    let err = app.snapshot(&driftfix::github::RepoName::parse(REPO).unwrap(), &[]).await.expect_err("bad signature");
+    let text = format!("{err} {err:?} {app:?}");
+    assert!(text.contains("401"), "{text}");
+    assert!(!text.contains(&pem[30..80]), "the key never appears in errors or Debug");
+
+    let bad = GitHubSettings::new(APP_ID, "not a key".to_owned().into(), &gh.url);
+    assert!(GitHubApp::new(bad).unwrap_err().to_string().contains("not an RSA key in PEM form"));
+}
