@@ -67,9 +67,14 @@ fn the_example_file_is_valid_and_sets_every_key() {
             "templates_dir",
             "intake",
             "api",
+            "github",
             "policy",
             "routes"
         ])
+    );
+    assert_eq!(
+        keys(doc["github"].as_table().unwrap()),
+        set(&["app_id", "private_key", "private_key_file", "api_url"])
     );
     let intake = doc["intake"].as_table().unwrap();
     assert_eq!(keys(intake), set(&["eventbridge", "sns", "github"]));
@@ -795,4 +800,42 @@ fn dockerfile_is_multi_stage_non_root_and_copies_what_exists() {
     for needed in ["Cargo.toml", "Cargo.lock", "src", "migrations", "templates", "benches"] {
         assert!(copied.contains(&needed), "the builder needs `{needed}`");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The GitHub App
+
+#[test]
+fn github_routes_need_an_app_with_a_readable_pem_key() {
+    let route = "[[routes]]\nname = \"gh\"\nrepo = \"acme/infra\"\n";
+    let e = Config::from_toml(route).unwrap_err().to_string();
+    assert!(e.contains("route `gh` names GitHub repository `acme/infra`, but no GitHub App is configured"), "{e}");
+
+    let missing = format!("[github]\napp_id = 12\nprivate_key_file = \"/nonexistent/key.pem\"\n{route}");
+    let e = Config::from_toml(&missing).unwrap_err().to_string();
+    assert!(e.contains("line 3") && e.contains("cannot read `github.private_key_file`"), "{e}");
+
+    let not_pem = format!("[github]\napp_id = 12\nprivate_key = \"hunter2\"\n{route}");
+    let e = Config::from_toml(&not_pem).unwrap_err().to_string();
+    assert!(e.contains("not a PEM private key") && !e.contains("hunter2"), "{e}");
+
+    // From the environment, as a one-line secret with literal \n.
+    let env = vec![
+        ("DRIFTFIX_GITHUB_APP_ID".to_owned(), "12".to_owned()),
+        (
+            "DRIFTFIX_GITHUB_PRIVATE_KEY".to_owned(),
+            "-----BEGIN RSA PRIVATE KEY-----\\nMIIB\\n-----END RSA PRIVATE KEY-----".to_owned(),
+        ),
+    ];
+    let (_dir, path) = write_temp(route);
+    let c = Config::load(Some(&path), env).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.github.app_id, 12);
+    assert_eq!(c.routes[0].github_repo().map(|r| r.to_string()).as_deref(), Some("acme/infra"));
+    let key = c.github.key().unwrap();
+    assert!(secrecy::ExposeSecret::expose_secret(&key).contains("KEY-----\nMIIB\n-----END"));
+    assert!(!format!("{c:?}").contains("MIIB"), "the key is redacted from Debug");
+
+    // A repo that is neither owner/name nor a local path.
+    let e = Config::from_toml("[[routes]]\nname = \"x\"\nrepo = \"https://github.com/a/b\"\n").unwrap_err().to_string();
+    assert!(e.contains("is neither `owner/name` nor a local directory"), "{e}");
 }
