@@ -804,7 +804,9 @@ impl Check<'_> {
         let g = &c.github;
         match url::Url::parse(&g.api_url) {
             Ok(u) if matches!(u.scheme(), "https" | "http") && u.host().is_some() => {}
-            _ => self.setting("github.api_url", None, format!("`github.api_url` `{}` is not an http(s) URL", g.api_url)),
+            _ => {
+                self.setting("github.api_url", None, format!("`github.api_url` `{}` is not an http(s) URL", g.api_url))
+            }
         }
         if g.configured() {
             if let Err(e) = g.key() {
@@ -819,7 +821,10 @@ impl Check<'_> {
             self.setting(
                 "github.app_id",
                 None,
-                format!("route `{}` names GitHub repository `{}`, but no GitHub App is configured (`github.app_id`)", r.name, r.repo),
+                format!(
+                    "route `{}` names GitHub repository `{}`, but no GitHub App is configured (`github.app_id`)",
+                    r.name, r.repo
+                ),
             );
         }
     }

@@ -72,10 +72,7 @@ fn the_example_file_is_valid_and_sets_every_key() {
             "routes"
         ])
     );
-    assert_eq!(
-        keys(doc["github"].as_table().unwrap()),
-        set(&["app_id", "private_key", "private_key_file", "api_url"])
-    );
+    assert_eq!(keys(doc["github"].as_table().unwrap()), set(&["app_id", "private_key", "private_key_file", "api_url"]));
     let intake = doc["intake"].as_table().unwrap();
     assert_eq!(keys(intake), set(&["eventbridge", "sns", "github"]));
     assert_eq!(keys(intake["eventbridge"].as_table().unwrap()), set(&["header", "api_keys", "basic_auth"]));

@@ -99,7 +99,9 @@ async fn a_fix_opens_one_labelled_pull_request_with_exactly_the_engine_change() 
             assert_eq!(&now, text, "{path} untouched");
         }
     }
-    assert!(gh.file(REPO, "main", "main.tf").expect("main.tf") == originals.iter().find(|f| f.0 == "main.tf").unwrap().1);
+    assert!(
+        gh.file(REPO, "main", "main.tf").expect("main.tf") == originals.iter().find(|f| f.0 == "main.tf").unwrap().1
+    );
 
     // Writes: tree, commit, ref, pull request, labels + the three missing labels created once.
     assert_eq!(gh.writes(), 5 + 3);
@@ -153,7 +155,8 @@ async fn redelivery_never_opens_a_second_pull_request_and_a_moved_base_rebuilds_
     assert_eq!(gh.writes(), writes + 3, "tree, commit, ref update");
     assert_eq!(state(&store, &key).await, "proposed");
     let d = store.finding_detail(&key).await.expect("store").expect("finding");
-    let actions: Vec<&str> = d.audit.iter().map(|a| a.action.as_str()).filter(|a| a.starts_with("pull_request.")).collect();
+    let actions: Vec<&str> =
+        d.audit.iter().map(|a| a.action.as_str()).filter(|a| a.starts_with("pull_request.")).collect();
     assert_eq!(actions, ["pull_request.opened", "pull_request.current", "pull_request.updated"]);
     assert_only_expected(&gh);
 }
@@ -228,8 +231,22 @@ async fn server_errors_and_short_rate_limits_are_retried_into_exactly_one_pull_r
     let secondary = serde_json::json!({ "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", "documentation_url": "https://docs.github.com/rest" });
     gh.fail("POST", "/repos/{owner}/{repo}/pulls", 1, 500, &[], serde_json::json!({ "message": "Server Error" }));
     gh.fail("POST", "/repos/{owner}/{repo}/git/commits", 1, 403, &[("retry-after", "1")], secondary);
-    gh.fail("POST", "/repos/{owner}/{repo}/git/trees", 1, 429, &[("retry-after", "1")], serde_json::json!({ "message": "Too Many Requests" }));
-    gh.fail("GET", "/repos/{owner}/{repo}/git/blobs/{file_sha}", 2, 502, &[], serde_json::json!({ "message": "Bad Gateway" }));
+    gh.fail(
+        "POST",
+        "/repos/{owner}/{repo}/git/trees",
+        1,
+        429,
+        &[("retry-after", "1")],
+        serde_json::json!({ "message": "Too Many Requests" }),
+    );
+    gh.fail(
+        "GET",
+        "/repos/{owner}/{repo}/git/blobs/{file_sha}",
+        2,
+        502,
+        &[],
+        serde_json::json!({ "message": "Bad Gateway" }),
+    );
     let (key, _) = record(&store, "sqs-1", &example_event("securityhub_sqs.json")).await;
     assert!(w.run_once().await.expect("worked"));
     assert_eq!(state(&store, &key).await, "proposed");
@@ -324,4 +341,177 @@ async fn a_wrong_private_key_is_refused_by_github_and_never_printed() {
 
     let bad = GitHubSettings::new(APP_ID, "not a key".to_owned().into(), &gh.url);
     assert!(GitHubApp::new(bad).unwrap_err().to_string().contains("not an RSA key in PEM form"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webhooks: recorded as intake records them, worked by the worker.
+
+/// Record a webhook delivery the way `POST /webhooks/github` does (after its signature check).
+async fn deliver(store: &Store, event: &str, delivery: &str, payload: serde_json::Value) -> bool {
+    use driftfix::store::{NewEvent, Recorded};
+    let kind = driftfix::github::webhook::job_kind(event, &payload);
+    let body = payload.to_string();
+    let ev = NewEvent {
+        source: "github",
+        dedup_id: delivery,
+        body: &body,
+        finding: None,
+        job_kind: kind.as_deref(),
+        max_attempts: 3,
+    };
+    matches!(store.record_event(&ev).await.expect("recorded"), Recorded::New { job_id: Some(_), .. })
+}
+
+fn pull_event(action: &str, merged: bool, number: u64, branch: &str, sender: &str) -> serde_json::Value {
+    serde_json::json!({
+        "action": action, "number": number,
+        "pull_request": { "number": number, "merged": merged, "head": { "ref": branch }, "state": "closed" },
+        "repository": { "full_name": REPO }, "sender": { "login": sender, "type": "User" },
+    })
+}
+
+fn comment_event(number: u64, body: &str, sender: &str) -> serde_json::Value {
+    serde_json::json!({
+        "action": "created",
+        "issue": { "number": number, "pull_request": { "url": "https://api.github.com/x" } },
+        "comment": { "id": 1, "body": body, "user": { "login": sender, "type": "User" } },
+        "repository": { "full_name": REPO }, "sender": { "login": sender, "type": "User" },
+    })
+}
+
+async fn audit_actions(store: &Store, key: &str) -> Vec<(String, String)> {
+    let d = store.finding_detail(key).await.expect("store").expect("finding");
+    d.audit.into_iter().map(|a| (a.actor, a.action)).collect()
+}
+
+async fn opened(gh: &FakeGitHub, store: &Store, w: &Worker) -> (String, support::github::Pull) {
+    let (key, _) = record(store, "sqs-1", &example_event("securityhub_sqs.json")).await;
+    assert!(w.run_once().await.expect("worked"));
+    (key, gh.pulls(REPO)[0].clone())
+}
+
+#[tokio::test]
+async fn merged_webhook_marks_the_finding_merged_and_redelivery_is_ignored() {
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, false);
+    let (key, pr) = opened(&gh, &store, &w).await;
+    gh.close_pull(REPO, pr.number, true);
+    assert!(deliver(&store, "pull_request", "d-1", pull_event("closed", true, pr.number, &pr.head, "erin")).await);
+    assert!(
+        !deliver(&store, "pull_request", "d-1", pull_event("closed", true, pr.number, &pr.head, "erin")).await,
+        "redelivery"
+    );
+    assert!(w.run_once().await.expect("worked"));
+    assert!(!w.run_once().await.expect("polled"), "one job for one delivery");
+    assert_eq!(state(&store, &key).await, "merged");
+    let p = store.finding_detail(&key).await.unwrap().unwrap().proposal.unwrap();
+    assert_eq!(p.state, "merged");
+    assert!(audit_actions(&store, &key).await.contains(&("github:erin".into(), "pull_request.merged".into())));
+    // A human's own branch closing is not work at all.
+    assert!(!deliver(&store, "pull_request", "d-2", pull_event("closed", true, 99, "feature/x", "erin")).await);
+    assert_only_expected(&gh);
+}
+
+#[tokio::test]
+async fn closing_unmerged_records_the_closer_and_their_reason_and_reopening_lifts_it() {
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, false);
+    let (key, pr) = opened(&gh, &store, &w).await;
+    gh.comment_as(REPO, pr.number, "frank", "Queue is encrypted by the platform module instead.");
+    gh.close_pull(REPO, pr.number, false);
+    assert!(deliver(&store, "pull_request", "d-1", pull_event("closed", false, pr.number, &pr.head, "frank")).await);
+    assert!(w.run_once().await.expect("worked"));
+    assert_eq!(state(&store, &key).await, "accepted-risk");
+    let a = store.acceptance(&key).await.unwrap().unwrap();
+    assert_eq!(a.accepted_by.as_deref(), Some("frank"));
+    assert_eq!(a.reason.as_deref(), Some("Queue is encrypted by the platform module instead."));
+
+    // New evaluations of an accepted risk change nothing and open nothing.
+    let writes = gh.writes();
+    record(&store, "sqs-2", &example_event("securityhub_sqs.json")).await;
+    assert!(w.run_once().await.expect("worked"));
+    assert_eq!(state(&store, &key).await, "accepted-risk");
+    assert_eq!(gh.writes(), writes);
+
+    assert!(deliver(&store, "pull_request", "d-2", pull_event("reopened", false, pr.number, &pr.head, "frank")).await);
+    assert!(w.run_once().await.expect("worked"));
+    assert_eq!(state(&store, &key).await, "proposed");
+    assert_only_expected(&gh);
+}
+
+#[tokio::test]
+async fn comment_commands_need_write_access_and_the_bot_edits_one_reply() {
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, false);
+    let (key, pr) = opened(&gh, &store, &w).await;
+    gh.set_permission(REPO, "grace", "write");
+
+    // A reader is refused politely; nothing changes.
+    assert!(
+        deliver(&store, "issue_comment", "c-1", comment_event(pr.number, "@driftfix ignore not needed", "mallory"))
+            .await
+    );
+    assert!(w.run_once().await.expect("worked"));
+    assert_eq!(state(&store, &key).await, "proposed");
+    let replies = gh.comments(REPO);
+    assert_eq!(replies.len(), 1);
+    assert!(replies[0].body.contains("only people with write access"), "{}", replies[0].body);
+
+    // explain: the same reply comment is edited, not a second one posted.
+    assert!(deliver(&store, "issue_comment", "c-2", comment_event(pr.number, "@driftfix explain", "grace")).await);
+    assert!(w.run_once().await.expect("worked"));
+    let replies = gh.comments(REPO);
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(
+        replies[0].body.contains("SQS_QUEUE_ENCRYPTED") && replies[0].body.contains("aws_sqs_queue.checkout_events"),
+        "{}",
+        replies[0].body
+    );
+
+    // ignore with an expiry: accepted, pull request closed by the bot, its own close event changes nothing.
+    let cmd = "@driftfix ignore compensating control in the VPC until 2099-01-31";
+    assert!(deliver(&store, "issue_comment", "c-3", comment_event(pr.number, cmd, "grace")).await);
+    assert!(w.run_once().await.expect("worked"));
+    assert_eq!(state(&store, &key).await, "accepted-risk");
+    assert_eq!(gh.pulls(REPO)[0].state, "closed");
+    assert!(deliver(&store, "pull_request", "d-9", pull_event("closed", false, pr.number, &pr.head, BOT_LOGIN)).await);
+    assert!(w.run_once().await.expect("worked"));
+    let a = store.acceptance(&key).await.unwrap().unwrap();
+    assert_eq!(
+        (a.accepted_by.as_deref(), a.reason.as_deref()),
+        (Some("grace"), Some("compensating control in the VPC"))
+    );
+    assert_eq!(a.accepted_until.map(driftfix::store::format_time).as_deref(), Some("2099-02-01T00:00:00.000Z"));
+    assert!(gh.comments(REPO)[0].body.contains("the risk is accepted until 2099-01-31"));
+
+    // recreate: the acceptance is lifted and a new pull request opens on the same branch.
+    assert!(deliver(&store, "issue_comment", "c-4", comment_event(pr.number, "@driftfix recreate", "grace")).await);
+    assert!(w.run_once().await.expect("worked"), "the command");
+    assert!(w.run_once().await.expect("worked"), "the remediation it queued");
+    assert_eq!(state(&store, &key).await, "proposed");
+    let pulls = gh.pulls(REPO);
+    assert_eq!(pulls.len(), 2, "{pulls:?}");
+    assert_eq!((pulls[1].state.as_str(), pulls[1].head.as_str()), ("open", pr.head.as_str()));
+    assert_eq!(gh.comments(REPO).len(), 1, "still one reply comment");
+    let actions = audit_actions(&store, &key).await;
+    assert!(actions.contains(&("github:grace".into(), "risk.accepted".into())));
+    assert!(actions.contains(&("github:grace".into(), "risk.lifted".into())));
+    assert_only_expected(&gh);
+}
+
+#[tokio::test]
+async fn an_expired_acceptance_proposes_the_fix_again() {
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, false);
+    let (key, pr) = opened(&gh, &store, &w).await;
+    gh.close_pull(REPO, pr.number, false);
+    store
+        .accept_risk(&key, "heidi", "until the migration", Some(driftfix::store::now_ms() - 1), Some(1))
+        .await
+        .unwrap();
+    record(&store, "sqs-2", &example_event("securityhub_sqs.json")).await;
+    assert!(w.run_once().await.expect("worked"));
+    assert_eq!(state(&store, &key).await, "proposed");
+    assert_eq!(gh.pulls(REPO).len(), 2, "a new pull request after the acceptance expired");
+    assert_only_expected(&gh);
 }

@@ -230,7 +230,7 @@ async fn github_signatures_events_and_deliveries() {
     assert_eq!(
         (s, j["status"].as_str()),
         (StatusCode::ACCEPTED, Some("ignored")),
-        "stored; handled by the GitHub integration later"
+        "stored, but no work: the pull request is not on a bot branch"
     );
     let (s, j, _) =
         post(&h, "/webhooks/github", &[ev, ("x-github-delivery", "d-1"), ("x-hub-signature-256", &old)], body).await;

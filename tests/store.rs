@@ -20,6 +20,7 @@ async fn record(store: &Store, dedup: &str, body: &str) -> Recorded {
         dedup_id: dedup,
         body,
         finding: Some((&f, "INCOMING_SSH_DISABLED")),
+        job_kind: None,
         max_attempts: 3,
     };
     store.record_event(&ev).await.unwrap()
@@ -54,7 +55,7 @@ async fn redelivery_creates_no_work(store: &Store) {
 on_both!(the_same_event_ten_times_is_one_finding_and_one_job, redelivery_creates_no_work, "driftfix_test_");
 
 async fn ignored_events_are_kept(store: &Store) {
-    let ev = NewEvent { source: "sns", dedup_id: "m-1", body: "{}", finding: None, max_attempts: 3 };
+    let ev = NewEvent { source: "sns", dedup_id: "m-1", body: "{}", finding: None, job_kind: None, max_attempts: 3 };
     assert!(matches!(store.record_event(&ev).await.unwrap(), Recorded::New { finding_key: None, job_id: None, .. }));
     assert_eq!(store.counts().await.unwrap(), (1, 0, 0));
     assert_eq!(store.record_event(&ev).await.unwrap(), Recorded::Duplicate);
@@ -179,6 +180,7 @@ async fn batches_keep_sequential_semantics(store: &Store) {
             dedup_id: dedup,
             body,
             finding: Some((f, "INCOMING_SSH_DISABLED")),
+            job_kind: None,
             max_attempts: 3,
         }
     }

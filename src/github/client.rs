@@ -177,9 +177,10 @@ impl GitHubApp {
             match by_id.get(&found.id) {
                 Some(i) => i.clone(),
                 None => {
-                    let octo = self.app.installation(InstallationId(found.id)).map_err(|e| {
-                        GitHubError::Config(format!("installation {}: {e}", found.id))
-                    })?;
+                    let octo = self
+                        .app
+                        .installation(InstallationId(found.id))
+                        .map_err(|e| GitHubError::Config(format!("installation {}: {e}", found.id)))?;
                     let i = Arc::new(Installation {
                         id: found.id,
                         octo,
@@ -401,7 +402,7 @@ mod tests {
         for (k, v) in headers {
             h.insert(*k, v.parse().expect("header value"));
         }
-        Response { status: StatusCode::from_u16(status).expect("status"), headers: h, body: body.to_owned().into() }
+        Response { status: StatusCode::from_u16(status).expect("status"), headers: h, body: body.to_owned() }
     }
 
     #[test]
@@ -414,7 +415,8 @@ mod tests {
         assert_eq!(wait(&response(429, &[], "{}")), Some(60));
         let secondary = r#"{"message":"You have exceeded a secondary rate limit."}"#;
         assert_eq!(wait(&response(403, &[], secondary)), Some(60));
-        let reset = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 120)
+        let reset = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs()
+            + 120)
             .to_string();
         let w = wait(&response(403, &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset)], "{}"));
         assert!(w.is_some_and(|s| (118..=120).contains(&s)), "{w:?}");

@@ -22,6 +22,7 @@
 pub mod client;
 pub mod propose;
 pub mod source;
+pub mod webhook;
 
 pub use client::{GitHubApp, GitHubError, GitHubSettings, Installation};
 pub use propose::{KnownLabels, Label, Proposal, Proposed};
@@ -41,7 +42,8 @@ impl RepoName {
     /// `_`. Anything else (a path, a URL) is `None`.
     pub fn parse(s: &str) -> Option<RepoName> {
         let (owner, name) = s.split_once('/')?;
-        let owner_ok = !owner.is_empty() && owner.len() <= 39 && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        let owner_ok =
+            !owner.is_empty() && owner.len() <= 39 && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         let name_ok = !name.is_empty()
             && name.len() <= 100
             && name != "."

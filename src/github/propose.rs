@@ -43,21 +43,46 @@ pub struct Proposal<'a> {
     pub labels: &'a [Label],
     pub draft: bool,
     pub reviewers: &'a [String],
+    /// Someone asked for the fix again (`@driftfix recreate`, or an expired acceptance): a pull
+    /// request closed unmerged no longer stops a new one.
+    pub recreate: bool,
 }
 
 /// What happened to the finding's pull request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Proposed {
-    Opened { number: PullNumber, url: String, head_sha: String },
+    Opened {
+        number: PullNumber,
+        url: String,
+        head_sha: String,
+    },
     /// The open pull request was rebuilt on the moved base.
-    Updated { number: PullNumber, url: String, head_sha: String },
+    Updated {
+        number: PullNumber,
+        url: String,
+        head_sha: String,
+    },
     /// Open and already based on the current default branch head.
-    Current { number: PullNumber, url: String, head_sha: String },
-    Merged { number: PullNumber, url: String },
+    Current {
+        number: PullNumber,
+        url: String,
+        head_sha: String,
+    },
+    Merged {
+        number: PullNumber,
+        url: String,
+    },
     /// Closed without merging: the finding is an accepted risk, not to be proposed again.
-    Closed { number: PullNumber, url: String },
+    Closed {
+        number: PullNumber,
+        url: String,
+    },
     /// Someone else pushed to the branch; the bot said once that it stopped updating it.
-    HumanEdited { number: PullNumber, url: String, head_sha: String },
+    HumanEdited {
+        number: PullNumber,
+        url: String,
+        head_sha: String,
+    },
 }
 
 impl Proposed {
@@ -169,11 +194,15 @@ pub async fn propose(
     p: &Proposal<'_>,
 ) -> Result<Proposed, GitHubError> {
     if !p.branch.starts_with(BRANCH_PREFIX) || p.branch.contains("..") {
-        return Err(GitHubError::Refused(format!("branch `{}` is outside the bot's prefix `{BRANCH_PREFIX}`", p.branch)));
+        return Err(GitHubError::Refused(format!(
+            "branch `{}` is outside the bot's prefix `{BRANCH_PREFIX}`",
+            p.branch
+        )));
     }
     let snap = p.snapshot;
     let base = snap.repo.api_path();
-    if let Some(pr) = find_pull(inst, p).await? {
+    let existing = find_pull(inst, p).await?.filter(|pr| !(p.recreate && pr.state != "open" && pr.merged_at.is_none()));
+    if let Some(pr) = existing {
         let (number, url) = (PullNumber(pr.number), pr.html_url);
         if pr.merged_at.is_some() {
             return Ok(Proposed::Merged { number, url });
@@ -197,7 +226,8 @@ pub async fn propose(
 
     let sha = commit(inst, p).await?;
     point_branch(inst, &base, p.branch, &sha).await?;
-    let body = json!({ "title": p.title, "head": p.branch, "base": snap.default_branch, "body": p.body, "draft": p.draft });
+    let body =
+        json!({ "title": p.title, "head": p.branch, "base": snap.default_branch, "body": p.body, "draft": p.draft });
     let created: CreatedPull = match inst.write(Method::POST, &format!("{base}/pulls"), &body).await {
         Ok(c) => c,
         Err(GitHubError::Api { status: 422, message, .. }) if message.contains("already exists") => {
@@ -254,7 +284,11 @@ async fn commit(inst: &Installation, p: &Proposal<'_>) -> Result<String, GitHubE
         .map(|(path, text)| json!({ "path": path, "mode": "100644", "type": "blob", "content": text }))
         .collect();
     let tree: Created = inst
-        .write(Method::POST, &format!("{base}/git/trees"), &json!({ "base_tree": p.snapshot.base_tree, "tree": entries }))
+        .write(
+            Method::POST,
+            &format!("{base}/git/trees"),
+            &json!({ "base_tree": p.snapshot.base_tree, "tree": entries }),
+        )
         .await?;
     let message = format!("{}\n\n{}\n", p.title, trailer(p.finding_key));
     let commit: Created = inst
@@ -315,7 +349,12 @@ async fn ensure_labels(
             Ok(_) | Err(GitHubError::Api { status: 422, .. }) => {}
             Err(e) => return Err(e),
         }
-        seen.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(base.to_owned()).or_default().insert(l.name.clone());
+        seen.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(base.to_owned())
+            .or_default()
+            .insert(l.name.clone());
     }
     Ok(())
 }

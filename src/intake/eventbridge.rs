@@ -2,7 +2,7 @@
 //! connection's secret (an API-key header or Basic auth) is the only authentication: checked first,
 //! in constant time, against every configured secret.
 
-use super::{IntakeState, Reject, check_backpressure, content_id, is_ignorable, read_body, record};
+use super::{IntakeState, Reject, Work, check_backpressure, content_id, is_ignorable, read_body, record};
 use crate::auth;
 use crate::finding::{Finding, parse_event};
 use axum::extract::State;
@@ -21,14 +21,14 @@ pub async fn handle(
         Ok(f) => {
             check_backpressure(&state).await?;
             let dedup = dedup_id(&f);
-            record(&state, "eventbridge", &dedup, &text, Some(f)).await
+            record(&state, "eventbridge", &dedup, &text, Work::Finding(Box::new(f))).await
         }
         Err(e) if is_ignorable(&e) => {
             let id = serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
                 .and_then(|d| d.get("id").and_then(|v| v.as_str()).map(str::to_owned));
             let dedup = id.unwrap_or_else(|| content_id(&bytes));
-            record(&state, "eventbridge", &dedup, &text, None).await
+            record(&state, "eventbridge", &dedup, &text, Work::Nothing).await
         }
         Err(e) => {
             state.metrics.event("eventbridge", "malformed");

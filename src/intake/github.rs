@@ -1,8 +1,9 @@
 //! `POST /webhooks/github`: GitHub App webhooks, verified by `X-Hub-Signature-256` over the raw body
-//! before anything is parsed. Events the bot acts on are stored (their handling arrives with the
-//! GitHub integration); others are answered 200 and dropped. `X-GitHub-Delivery` de-duplicates.
+//! before anything is parsed. Events of the subscribed kinds are stored; those the bot acts on
+//! (see [`crate::github::webhook::job_kind`]) get a job, the rest are recorded as ignored. Events of
+//! other kinds are answered 200 and dropped. `X-GitHub-Delivery` de-duplicates.
 
-use super::{IntakeState, Reject, read_body, record};
+use super::{IntakeState, Reject, Work, read_body, record};
 use crate::auth;
 use axum::Json;
 use axum::extract::State;
@@ -36,8 +37,9 @@ pub async fn handle(
         .get("x-github-delivery")
         .and_then(|v| v.to_str().ok())
         .map_or_else(|| super::content_id(&bytes), str::to_owned);
-    if serde_json::from_slice::<serde_json::Value>(&bytes).is_err() {
+    let Ok(payload) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
         return Err(Reject::new(StatusCode::BAD_REQUEST, "body is not JSON"));
-    }
-    record(&state, "github", &delivery, &String::from_utf8_lossy(&bytes), None).await
+    };
+    let work = crate::github::webhook::job_kind(event, &payload).map_or(Work::Nothing, Work::Job);
+    record(&state, "github", &delivery, &String::from_utf8_lossy(&bytes), work).await
 }

@@ -123,21 +123,37 @@ pub fn rule_key(f: &Finding) -> String {
 }
 
 /// Durably record a delivery (batched with concurrent ones by the [`recorder`]) and answer for it.
+/// What an accepted event asks of the worker.
+pub enum Work {
+    /// A finding to remediate.
+    Finding(Box<Finding>),
+    /// A job of this kind for the event itself (GitHub webhooks).
+    Job(String),
+    /// Nothing: recorded as ignored.
+    Nothing,
+}
+
 pub async fn record(
     state: &IntakeState,
     source: &'static str,
     dedup_id: &str,
     body: &str,
-    finding: Option<Finding>,
+    work: Work,
 ) -> Result<Response, Reject> {
+    let (finding, job_kind) = match work {
+        Work::Finding(f) => {
+            let rule = rule_key(&f);
+            (Some((*f, rule)), None)
+        }
+        Work::Job(kind) => (None, Some(kind)),
+        Work::Nothing => (None, None),
+    };
     let delivery = recorder::Delivery {
         source,
         dedup_id: dedup_id.to_owned(),
         body: body.to_owned(),
-        finding: finding.map(|f| {
-            let rule = rule_key(&f);
-            (f, rule)
-        }),
+        finding,
+        job_kind,
         max_attempts: state.settings.max_attempts,
     };
     let recorded = state.pipeline.recorder.record(delivery).await.map_err(|e| {
@@ -147,6 +163,7 @@ pub async fn record(
     let (verdict, body) = match &recorded {
         Recorded::Duplicate => ("duplicate", json!({ "status": "duplicate" })),
         Recorded::New { finding_key: Some(k), .. } => ("accepted", json!({ "status": "accepted", "finding": k })),
+        Recorded::New { finding_key: None, job_id: Some(_), .. } => ("accepted", json!({ "status": "accepted" })),
         Recorded::New { finding_key: None, .. } => ("ignored", json!({ "status": "ignored" })),
     };
     state.metrics.event(source, verdict);

@@ -31,6 +31,8 @@ pub struct Delivery {
     pub body: String,
     /// The finding and the rule identifier it is keyed by.
     pub finding: Option<(Finding, String)>,
+    /// Work for an event without a finding (see [`crate::store::NewEvent::job_kind`]).
+    pub job_kind: Option<String>,
     pub max_attempts: i64,
 }
 
@@ -94,6 +96,7 @@ async fn write_batches(store: Store, rx: Arc<Mutex<mpsc::Receiver<(Delivery, Rep
                 dedup_id: &d.dedup_id,
                 body: &d.body,
                 finding: d.finding.as_ref().map(|(f, rule)| (f, rule.as_str())),
+                job_kind: d.job_kind.as_deref(),
                 max_attempts: d.max_attempts,
             })
             .collect();

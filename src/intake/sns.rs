@@ -3,7 +3,7 @@
 //! before its content is read. A verified `SubscriptionConfirmation` from an allowed topic is
 //! confirmed by a GET on its (validated) `SubscribeURL`.
 
-use super::{IntakeState, Reject, check_backpressure, is_ignorable, read_body, record, sns_verify};
+use super::{IntakeState, Reject, Work, check_backpressure, is_ignorable, read_body, record, sns_verify};
 use crate::finding::parse_event;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -59,9 +59,9 @@ pub async fn handle(
         sns_verify::SnsKind::Notification => match parse_event(msg.message.as_bytes()) {
             Ok(f) => {
                 check_backpressure(&state).await?;
-                record(&state, "sns", &msg.message_id, &text, Some(f)).await
+                record(&state, "sns", &msg.message_id, &text, Work::Finding(Box::new(f))).await
             }
-            Err(e) if is_ignorable(&e) => record(&state, "sns", &msg.message_id, &text, None).await,
+            Err(e) if is_ignorable(&e) => record(&state, "sns", &msg.message_id, &text, Work::Nothing).await,
             Err(e) => {
                 state.metrics.event("sns", "malformed");
                 Err(Reject::new(StatusCode::BAD_REQUEST, format!("SNS message: {e}")))
@@ -80,11 +80,11 @@ pub async fn handle(
                 Reject::new(StatusCode::SERVICE_UNAVAILABLE, "could not confirm the subscription; SNS will retry")
             })?;
             tracing::info!(topic = %msg.topic_arn, "SNS subscription confirmed");
-            record(&state, "sns", &msg.message_id, &text, None).await
+            record(&state, "sns", &msg.message_id, &text, Work::Nothing).await
         }
         sns_verify::SnsKind::UnsubscribeConfirmation => {
             tracing::warn!(topic = %msg.topic_arn, "SNS reports the subscription was removed");
-            record(&state, "sns", &msg.message_id, &text, None).await
+            record(&state, "sns", &msg.message_id, &text, Work::Nothing).await
         }
     }
 }

@@ -293,6 +293,9 @@ pub enum Resolution<'a> {
     Outcome { state: &'a str, outcome: &'a Outcome, pr: Option<&'a PullRequest>, pushed: Option<&'a Pushed> },
     /// A state without an engine outcome (e.g. `no-route`), clearing any earlier outcome.
     State { state: &'a str, reason: &'a str },
+    /// The finding is left exactly as it is (an accepted risk still holds); the job ends and the
+    /// audit log says why.
+    Kept { state: &'a str, reason: &'a str },
 }
 
 /// A pull request as it stands on GitHub after the worker's step.
@@ -365,6 +368,7 @@ impl Store {
                     sqlx::query(SET_STATE).bind(*state).bind(*reason).bind(now).bind(key).execute(&mut *tx).await?;
                     (*state, json!({ "reason": reason }))
                 }
+                Resolution::Kept { state, reason } => (*state, json!({ "reason": reason, "unchanged": true })),
             };
             let action = format!("finding.{state}");
             sqlx::query(AUDIT).bind(now).bind(key).bind("driftfix").bind(&action).bind(detail.to_string()).execute(&mut *tx).await?;
@@ -388,7 +392,8 @@ impl Store {
     /// the job's failure), and mark its finding `rate-limited`. Guarded by the lease like
     /// [`Store::resolve_job`]; returns `false` when the lease was lost.
     pub async fn defer_job(&self, job: &Job, run_at: i64, reason: &str) -> Result<bool, StoreError> {
-        const DEFER: &str = "UPDATE jobs SET state = 'queued', run_at = $1, attempts = attempts - 1, lease_until = NULL,
+        const DEFER: &str =
+            "UPDATE jobs SET state = 'queued', run_at = $1, attempts = attempts - 1, lease_until = NULL,
                 last_error = $2, updated_at = $3
              WHERE id = $4 AND state = 'running' AND lease_until = $5";
         const MARK: &str = "UPDATE findings SET state = 'rate-limited', reason = $1, updated_at = $2 WHERE key = $3";
@@ -525,13 +530,42 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (y, m, d)
 }
 
+/// The end of a UTC day written `YYYY-MM-DD` (the first millisecond of the next day), as epoch
+/// milliseconds: "ignore until 2027-03-31" holds through that whole day. `None` for anything else.
+pub fn date_end_ms(date: &str) -> Option<i64> {
+    let mut parts = date.split('-');
+    let (y, m, d) =
+        (parts.next()?.parse::<i64>().ok()?, parts.next()?.parse::<i64>().ok()?, parts.next()?.parse::<i64>().ok()?);
+    if parts.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Days from civil (the inverse of `civil_from_days`).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days + 1) * 86_400_000)
+}
+
 fn as_time<S: Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_time(*ms))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Cursor, format_time};
+    use super::{Cursor, date_end_ms, format_time};
+
+    #[test]
+    fn dates_end_at_the_next_midnight_utc() {
+        assert_eq!(date_end_ms("1970-01-01"), Some(86_400_000));
+        let end = date_end_ms("2027-03-31").unwrap();
+        assert_eq!(format_time(end), "2027-04-01T00:00:00.000Z");
+        assert_eq!(format_time(date_end_ms("2028-02-29").unwrap()), "2028-03-01T00:00:00.000Z");
+        assert_eq!(date_end_ms("2027-13-01"), None);
+        assert_eq!(date_end_ms("tomorrow"), None);
+    }
 
     #[test]
     fn times_are_rfc3339_utc() {

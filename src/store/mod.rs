@@ -9,13 +9,16 @@
 //! finding and kind.
 
 mod findings;
+mod github;
 mod jobs;
 mod record;
 
 pub use findings::{
     AuditEntry, Cursor, DEFAULT_PAGE, DETAIL_HISTORY, EventSummary, FindingDetail, FindingFilter, FindingSummary,
-    LocationSummary, MAX_PAGE, Page, ProposalSummary, Pushed, Resolution, ResourceSummary, RuleSummary, format_time,
+    LocationSummary, MAX_PAGE, Page, ProposalSummary, Pushed, Resolution, ResourceSummary, RuleSummary, date_end_ms,
+    format_time,
 };
+pub use github::Acceptance;
 pub use jobs::{Job, JobOutcome};
 pub use record::{NewEvent, Recorded};
 

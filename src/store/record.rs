@@ -18,6 +18,9 @@ pub struct NewEvent<'a> {
     /// The parsed finding with its rule identifier, when the event carries one; `None` records the
     /// event as ignored (well-formed, nothing to do).
     pub finding: Option<(&'a Finding, &'a str)>,
+    /// For an event without a finding that still needs work (a GitHub webhook): the kind of job
+    /// to enqueue for it. Such an event is recorded as accepted.
+    pub job_kind: Option<&'a str>,
     /// Attempts before a job is parked as dead.
     pub max_attempts: i64,
 }
@@ -44,6 +47,10 @@ const UPSERT_FINDINGS_END: &str = " ON CONFLICT (key) DO UPDATE SET compliance =
 const ENQUEUE: &str = "INSERT INTO jobs (kind, finding_key, payload, state, run_at, attempts, max_attempts, created_at, updated_at) VALUES ";
 const ENQUEUE_END: &str =
     " ON CONFLICT (kind, finding_key) WHERE state IN ('queued', 'running') DO NOTHING RETURNING id, finding_key";
+
+const ENQUEUE_KEYLESS: &str =
+    "INSERT INTO jobs (kind, finding_key, payload, state, run_at, attempts, max_attempts, created_at, updated_at)
+     VALUES ($1, NULL, $2, 'queued', $3, 0, $4, $5, $5) RETURNING id";
 
 const AUDIT: &str = "INSERT INTO audit_log (at, finding_key, actor, action, detail) VALUES ($1, $2, $3, $4, $5)";
 const AUDIT_MANY: &str = "INSERT INTO audit_log (at, finding_key, actor, action, detail) VALUES ";
@@ -90,7 +97,7 @@ impl Store {
             //    first occurrence in the batch owns the row, later ones are redeliveries.
             let mut q = sqlx::query_as::<_, (i64, String, String)>(sql(INSERT_EVENTS, events.len(), 6, INSERT_EVENTS_END));
             for (ev, key) in events.iter().zip(&keys) {
-                let verdict = if key.is_some() { "accepted" } else { "ignored" };
+                let verdict = if key.is_some() || ev.job_kind.is_some() { "accepted" } else { "ignored" };
                 q = q.bind(ev.source).bind(ev.dedup_id).bind(now).bind(verdict).bind(key.as_ref().map(FindingKey::as_str)).bind(ev.body);
             }
             let mut inserted: std::collections::HashMap<(String, String), i64> =
@@ -138,6 +145,16 @@ impl Store {
                 }
             }
 
+            // 3b. Jobs for new events that carry work but no finding (rare: one statement each).
+            for (i, ev) in events.iter().enumerate() {
+                if let (None, Some(kind), Some(event_id)) = (&keys[i], ev.job_kind, event_ids[i]) {
+                    let payload = json!({ "event_id": event_id }).to_string();
+                    let id: i64 = sqlx::query_scalar(ENQUEUE_KEYLESS).bind(kind).bind(payload).bind(now).bind(ev.max_attempts).bind(now)
+                        .fetch_one(&mut *tx).await?;
+                    job_ids[i] = Some(id);
+                }
+            }
+
             // 4. One audit entry per new event.
             let audited: Vec<usize> = (0..events.len()).filter(|&i| event_ids[i].is_some()).collect();
             if !audited.is_empty() {
@@ -145,7 +162,7 @@ impl Store {
                 for &i in &audited {
                     let ev = &events[i];
                     let detail = json!({ "source": ev.source, "dedup_id": ev.dedup_id, "event_id": event_ids[i], "job_id": job_ids[i] });
-                    let action = if keys[i].is_some() { "event.accepted" } else { "event.ignored" };
+                    let action = if keys[i].is_some() || ev.job_kind.is_some() { "event.accepted" } else { "event.ignored" };
                     q = q.bind(now).bind(keys[i].as_ref().map(FindingKey::as_str)).bind("driftfix").bind(action).bind(detail.to_string());
                 }
                 q.execute(&mut *tx).await?;

@@ -46,6 +46,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
     ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
     ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
+    ("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}"),
+    ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission"),
 ];
 
 /// The test App's id.
@@ -99,7 +101,12 @@ enum Object {
     Blob(Vec<u8>),
     /// A tree, flat: full path → blob SHA.
     Tree(BTreeMap<String, String>),
-    Commit { tree: String, parents: Vec<String>, message: String, author: String },
+    Commit {
+        tree: String,
+        parents: Vec<String>,
+        message: String,
+        author: String,
+    },
 }
 
 /// A pull request as the fake keeps it.
@@ -137,6 +144,8 @@ struct Repo {
     pulls: Vec<Pull>,
     labels: Vec<(u64, String, String, Option<String>)>,
     comments: Vec<Comment>,
+    /// Collaborator permissions (`admin`, `write`, `read`); anyone else reads.
+    permissions: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default)]
@@ -193,7 +202,8 @@ impl FakeGitHub {
         let tree: BTreeMap<String, String> =
             files.iter().map(|(p, t)| (p.clone(), s.put(Object::Blob(t.as_bytes().to_vec())))).collect();
         let tree = s.put(Object::Tree(tree));
-        let commit = s.put(Object::Commit { tree, parents: vec![], message: "Initial commit".into(), author: "alice".into() });
+        let commit =
+            s.put(Object::Commit { tree, parents: vec![], message: "Initial commit".into(), author: "alice".into() });
         let repo = Repo {
             id,
             owner: owner.into(),
@@ -204,12 +214,20 @@ impl FakeGitHub {
             pulls: Vec::new(),
             labels: Vec::new(),
             comments: Vec::new(),
+            permissions: BTreeMap::new(),
         };
         s.repos.insert(full.to_owned(), repo);
     }
 
     /// Commit `files` (path → new text; `None` deletes) on `branch` as `author`. Returns the commit.
-    pub fn push(&self, full: &str, branch: &str, author: &str, message: &str, files: &[(&str, Option<&str>)]) -> String {
+    pub fn push(
+        &self,
+        full: &str,
+        branch: &str,
+        author: &str,
+        message: &str,
+        files: &[(&str, Option<&str>)],
+    ) -> String {
         let mut s = self.lock();
         let head = s.repos[full].refs[branch].clone();
         let Object::Commit { tree, .. } = s.objects[&head].clone() else { panic!("not a commit") };
@@ -266,6 +284,23 @@ impl FakeGitHub {
         self.lock().repos[full].labels.iter().map(|l| l.1.clone()).collect()
     }
 
+    /// Give `user` a permission on the repository.
+    pub fn set_permission(&self, full: &str, user: &str, permission: &str) {
+        self.lock().repos.get_mut(full).expect("repo").permissions.insert(user.into(), permission.into());
+    }
+
+    /// A comment written by a human.
+    pub fn comment_as(&self, full: &str, number: u64, user: &str, body: &str) {
+        let mut s = self.lock();
+        let id = s.id();
+        s.repos.get_mut(full).expect("repo").comments.push(Comment {
+            id,
+            issue: number,
+            body: body.into(),
+            user: user.into(),
+        });
+    }
+
     /// Merge (or close unmerged) a pull request, as a human would in the UI.
     pub fn close_pull(&self, full: &str, number: u64, merged: bool) {
         let mut s = self.lock();
@@ -286,7 +321,15 @@ impl FakeGitHub {
     }
 
     /// The next `times` requests to `(method, template)` answer `status` with these headers and body.
-    pub fn fail(&self, method: &'static str, template: &'static str, times: usize, status: u16, headers: &[(&str, &str)], body: Value) {
+    pub fn fail(
+        &self,
+        method: &'static str,
+        template: &'static str,
+        times: usize,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) {
         assert!(ROUTES.contains(&(method, template)), "fault on a route the fake does not serve: {method} {template}");
         let headers = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         self.lock().faults.push(Fault { method, template, remaining: times, status, headers, body });
@@ -398,7 +441,8 @@ async fn handle(
     let path = percent_decode(uri.path());
     let request: Option<Value> = serde_json::from_slice(&body).ok();
     let mut s = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let found = ROUTES.iter().find_map(|(m, t)| (*m == method.as_str()).then(|| matches(t, &path).map(|p| (*t, p))).flatten());
+    let found =
+        ROUTES.iter().find_map(|(m, t)| (*m == method.as_str()).then(|| matches(t, &path).map(|p| (*t, p))).flatten());
     let Some((template, params)) = found else {
         let response = json!({ "message": "Not Found", "documentation_url": "https://docs.github.com/rest" });
         s.log.push(Logged {
@@ -462,10 +506,14 @@ fn authorize(s: &State, template: &str, params: &HashMap<String, String>, header
     if *expires <= now() {
         return Err(unauthorized());
     }
-    let full = format!("{}/{}", params.get("owner").map_or("", String::as_str), params.get("repo").map_or("", String::as_str));
+    let full =
+        format!("{}/{}", params.get("owner").map_or("", String::as_str), params.get("repo").map_or("", String::as_str));
     match s.repos.get(&full) {
         Some(r) if r.installation == *installation => Ok(()),
-        Some(_) => Err((403, json!({ "message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest" }))),
+        Some(_) => Err((
+            403,
+            json!({ "message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/rest" }),
+        )),
         None => Err((404, json!({ "message": "Not Found", "documentation_url": "https://docs.github.com/rest" }))),
     }
 }
@@ -478,7 +526,8 @@ fn verify_jwt(token: &str) -> Result<(), String> {
     let (Some(h), Some(c), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err("not a JWT".into());
     };
-    let header: Value = serde_json::from_slice(&b64.decode(h).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let header: Value =
+        serde_json::from_slice(&b64.decode(h).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
     if header["alg"] != "RS256" {
         return Err(format!("alg {}", header["alg"]));
     }
@@ -486,7 +535,8 @@ fn verify_jwt(token: &str) -> Result<(), String> {
     UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &app_key().1)
         .verify(format!("{h}.{c}").as_bytes(), &sig)
         .map_err(|_| "bad signature".to_owned())?;
-    let claims: Value = serde_json::from_slice(&b64.decode(c).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let claims: Value =
+        serde_json::from_slice(&b64.decode(c).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
     let iss = claims["iss"].as_u64().or_else(|| claims["iss"].as_str().and_then(|s| s.parse().ok()));
     let (iat, exp) = (claims["iat"].as_u64().unwrap_or(u64::MAX), claims["exp"].as_u64().unwrap_or(0));
     let t = now();
@@ -518,7 +568,8 @@ fn serve(
     query: &HashMap<String, String>,
     body: Option<&Value>,
 ) -> Answer {
-    let full = format!("{}/{}", params.get("owner").map_or("", String::as_str), params.get("repo").map_or("", String::as_str));
+    let full =
+        format!("{}/{}", params.get("owner").map_or("", String::as_str), params.get("repo").map_or("", String::as_str));
     let empty = Value::Null;
     let body = body.unwrap_or(&empty);
     match (method.as_str(), template) {
@@ -532,7 +583,10 @@ fn serve(
             let expires = now() + s.token_lifetime;
             s.tokens.insert(token.clone(), (id, expires));
             let at = time_text(expires);
-            (201, json!({ "token": token, "expires_at": at, "permissions": { "contents": "write", "pull_requests": "write", "issues": "write", "metadata": "read" }, "repository_selection": "all" }))
+            (
+                201,
+                json!({ "token": token, "expires_at": at, "permissions": { "contents": "write", "pull_requests": "write", "issues": "write", "metadata": "read" }, "repository_selection": "all" }),
+            )
         }
         ("GET", "/repos/{owner}/{repo}/installation") => match s.repos.get(&full) {
             Some(r) => (200, installation_json(r)),
@@ -552,16 +606,22 @@ fn serve(
                 key = tree.clone();
             }
             match s.objects.get(&key) {
-                Some(Object::Tree(entries)) => (200, tree_json(s, &full, &key, entries, query.get("recursive").is_some())),
+                Some(Object::Tree(entries)) => {
+                    (200, tree_json(s, &full, &key, entries, query.get("recursive").is_some()))
+                }
                 _ => not_found(),
             }
         }
         ("GET", "/repos/{owner}/{repo}/git/blobs/{file_sha}") => match s.objects.get(&params["file_sha"]) {
             Some(Object::Blob(b)) => {
                 let encoded = base64::engine::general_purpose::STANDARD.encode(b);
-                let wrapped: Vec<&str> = encoded.as_bytes().chunks(60).map(|c| std::str::from_utf8(c).expect("ascii")).collect();
+                let wrapped: Vec<&str> =
+                    encoded.as_bytes().chunks(60).map(|c| std::str::from_utf8(c).expect("ascii")).collect();
                 let sha = &params["file_sha"];
-                (200, json!({ "sha": sha, "node_id": format!("B_{sha}"), "size": b.len(), "url": api(&format!("repos/{full}/git/blobs/{sha}")), "content": wrapped.join("\n") + "\n", "encoding": "base64" }))
+                (
+                    200,
+                    json!({ "sha": sha, "node_id": format!("B_{sha}"), "size": b.len(), "url": api(&format!("repos/{full}/git/blobs/{sha}")), "content": wrapped.join("\n") + "\n", "encoding": "base64" }),
+                )
             }
             _ => not_found(),
         },
@@ -596,12 +656,20 @@ fn serve(
             if !matches!(s.objects.get(tree), Some(Object::Tree(_))) {
                 return invalid("tree is not a tree");
             }
-            let parents: Vec<String> = body["parents"].as_array().into_iter().flatten().filter_map(|p| p.as_str().map(str::to_owned)).collect();
-            let key = s.put(Object::Commit { tree: tree.into(), parents, message: message.into(), author: BOT_LOGIN.into() });
+            let parents: Vec<String> = body["parents"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.as_str().map(str::to_owned))
+                .collect();
+            let key =
+                s.put(Object::Commit { tree: tree.into(), parents, message: message.into(), author: BOT_LOGIN.into() });
             (201, commit_json(s, &full, &key))
         }
         ("POST", "/repos/{owner}/{repo}/git/refs") => {
-            let (Some(r), Some(sha)) = (body["ref"].as_str(), body["sha"].as_str()) else { return invalid("ref and sha are required") };
+            let (Some(r), Some(sha)) = (body["ref"].as_str(), body["sha"].as_str()) else {
+                return invalid("ref and sha are required");
+            };
             let Some(branch) = r.strip_prefix("refs/heads/") else { return invalid("ref must start with refs/") };
             if !matches!(s.objects.get(sha), Some(Object::Commit { .. })) {
                 return invalid("Object does not exist");
@@ -617,7 +685,9 @@ fn serve(
             let Some(branch) = params["ref"].strip_prefix("heads/") else { return not_found() };
             let Some(sha) = body["sha"].as_str() else { return invalid("sha is required") };
             let force = body["force"].as_bool().unwrap_or(false);
-            let Some(old) = s.repos[&full].refs.get(branch).cloned() else { return invalid("Reference does not exist") };
+            let Some(old) = s.repos[&full].refs.get(branch).cloned() else {
+                return invalid("Reference does not exist");
+            };
             if !force && !is_ancestor(s, &old, sha) {
                 return invalid("Update is not a fast forward");
             }
@@ -639,7 +709,9 @@ fn serve(
             (200, Value::Array(list))
         }
         ("POST", "/repos/{owner}/{repo}/pulls") => {
-            let (Some(title), Some(head), Some(base)) = (body["title"].as_str(), body["head"].as_str(), body["base"].as_str()) else {
+            let (Some(title), Some(head), Some(base)) =
+                (body["title"].as_str(), body["head"].as_str(), body["base"].as_str())
+            else {
                 return invalid("title, head and base are required");
             };
             let number = s.id() % 100_000;
@@ -669,7 +741,8 @@ fn serve(
         }
         ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels") => {
             let n: u64 = params["issue_number"].parse().unwrap_or(0);
-            let names: Vec<String> = body["labels"].as_array().into_iter().flatten().filter_map(|l| l.as_str().map(str::to_owned)).collect();
+            let names: Vec<String> =
+                body["labels"].as_array().into_iter().flatten().filter_map(|l| l.as_str().map(str::to_owned)).collect();
             for name in &names {
                 if !s.repos[&full].labels.iter().any(|l| &l.1 == name) {
                     let id = s.id();
@@ -685,7 +758,16 @@ fn serve(
             }
             let labels = pr.labels.clone();
             let repo = &s.repos[&full];
-            (200, Value::Array(labels.iter().filter_map(|n| repo.labels.iter().find(|l| &l.1 == n)).map(|l| label_json(&full, l)).collect()))
+            (
+                200,
+                Value::Array(
+                    labels
+                        .iter()
+                        .filter_map(|n| repo.labels.iter().find(|l| &l.1 == n))
+                        .map(|l| label_json(&full, l))
+                        .collect(),
+                ),
+            )
         }
         ("GET", "/repos/{owner}/{repo}/labels") => {
             let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
@@ -696,16 +778,29 @@ fn serve(
         ("POST", "/repos/{owner}/{repo}/labels") => {
             let Some(name) = body["name"].as_str() else { return invalid("name is required") };
             if s.repos[&full].labels.iter().any(|l| l.1 == name) {
-                return (422, json!({ "message": "Validation Failed", "errors": [{ "resource": "Label", "code": "already_exists", "field": "name" }], "documentation_url": "https://docs.github.com/rest" }));
+                return (
+                    422,
+                    json!({ "message": "Validation Failed", "errors": [{ "resource": "Label", "code": "already_exists", "field": "name" }], "documentation_url": "https://docs.github.com/rest" }),
+                );
             }
             let id = s.id();
-            let label = (id, name.to_owned(), body["color"].as_str().unwrap_or("ededed").to_owned(), body["description"].as_str().map(str::to_owned));
+            let label = (
+                id,
+                name.to_owned(),
+                body["color"].as_str().unwrap_or("ededed").to_owned(),
+                body["description"].as_str().map(str::to_owned),
+            );
             s.repos.get_mut(&full).expect("repo").labels.push(label.clone());
             (201, label_json(&full, &label))
         }
         ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers") => {
             let n: u64 = params["pull_number"].parse().unwrap_or(0);
-            let reviewers: Vec<String> = body["reviewers"].as_array().into_iter().flatten().filter_map(|l| l.as_str().map(str::to_owned)).collect();
+            let reviewers: Vec<String> = body["reviewers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|l| l.as_str().map(str::to_owned))
+                .collect();
             let repo = s.repos.get_mut(&full).expect("repo");
             let Some(pr) = repo.pulls.iter_mut().find(|p| p.number == n) else { return not_found() };
             pr.reviewers.extend(reviewers);
@@ -715,7 +810,8 @@ fn serve(
         }
         ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => {
             let n: u64 = params["issue_number"].parse().unwrap_or(0);
-            let list = s.repos[&full].comments.iter().filter(|c| c.issue == n).map(|c| comment_json(&full, c)).collect();
+            let list =
+                s.repos[&full].comments.iter().filter(|c| c.issue == n).map(|c| comment_json(&full, c)).collect();
             (200, Value::Array(list))
         }
         ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => {
@@ -736,6 +832,34 @@ fn serve(
             c.body = text.into();
             let c = c.clone();
             (200, comment_json(&full, &c))
+        }
+        ("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}") => {
+            let n: u64 = params["pull_number"].parse().unwrap_or(0);
+            let repo = s.repos.get_mut(&full).expect("repo");
+            let Some(pr) = repo.pulls.iter_mut().find(|p| p.number == n) else { return not_found() };
+            if let Some(state) = body["state"].as_str() {
+                if !matches!(state, "open" | "closed") {
+                    return invalid("state must be open or closed");
+                }
+                pr.state = state.into();
+            }
+            if let Some(t) = body["title"].as_str() {
+                pr.title = t.into();
+            }
+            if let Some(b) = body["body"].as_str() {
+                pr.body = b.into();
+            }
+            let pr = pr.clone();
+            let repo = repo.clone();
+            (200, pull_json(s, &repo, &pr, true))
+        }
+        ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission") => {
+            let user = &params["username"];
+            let permission = s.repos[&full].permissions.get(user).cloned().unwrap_or_else(|| "read".into());
+            let mut collaborator = user_json(user);
+            collaborator["role_name"] = json!(permission);
+            collaborator["permissions"] = json!({ "admin": permission == "admin", "maintain": false, "push": permission != "read", "triage": false, "pull": true });
+            (200, json!({ "permission": permission, "role_name": permission, "user": collaborator }))
         }
         _ => not_found(),
     }
@@ -842,12 +966,19 @@ fn repository_json(r: &Repo, full_repo: bool) -> Value {
     for (k, suffix) in REPO_URLS {
         v[*k] = json!(format!("{u}{suffix}"));
     }
-    for k in ["forks_count", "forks", "stargazers_count", "watchers_count", "watchers", "size", "open_issues_count", "open_issues"] {
+    for k in [
+        "forks_count",
+        "forks",
+        "stargazers_count",
+        "watchers_count",
+        "watchers",
+        "size",
+        "open_issues_count",
+        "open_issues",
+    ] {
         v[k] = json!(0);
     }
-    for k in ["has_issues"] {
-        v[k] = json!(true);
-    }
+    v["has_issues"] = json!(true);
     for k in ["has_projects", "has_wiki", "has_pages", "has_downloads", "has_discussions", "archived", "disabled"] {
         v[k] = json!(false);
     }
@@ -935,13 +1066,18 @@ fn pull_json(s: &State, r: &Repo, p: &Pull, full_pull: bool) -> Value {
     let issue = api(&format!("repos/{full}/issues/{}", p.number));
     let sha_of = |b: &str| r.refs.get(b).cloned().unwrap_or_default();
     let end = |b: &str| json!({ "label": format!("{}:{b}", r.owner), "ref": b, "sha": sha_of(b), "user": user_json(&r.owner), "repo": repository_json(r, false) });
-    let labels: Vec<Value> = p.labels.iter().filter_map(|n| r.labels.iter().find(|l| &l.1 == n)).map(|l| {
-        let mut v = label_json(&full, l);
-        if v["description"].is_null() {
-            v["description"] = json!("");
-        }
-        v
-    }).collect();
+    let labels: Vec<Value> = p
+        .labels
+        .iter()
+        .filter_map(|n| r.labels.iter().find(|l| &l.1 == n))
+        .map(|l| {
+            let mut v = label_json(&full, l);
+            if v["description"].is_null() {
+                v["description"] = json!("");
+            }
+            v
+        })
+        .collect();
     let link = |h: String| json!({ "href": h });
     let mut v = json!({
         "url": u, "id": p.number + 9_000_000, "node_id": format!("PR_{}", p.number), "html_url": html,
@@ -965,10 +1101,17 @@ fn pull_json(s: &State, r: &Repo, p: &Pull, full_pull: bool) -> Value {
     if full_pull {
         let _ = s;
         for (k, val) in [
-            ("merged", json!(p.merged)), ("mergeable", Value::Null), ("mergeable_state", json!("unknown")),
-            ("merged_by", Value::Null), ("comments", json!(0)), ("review_comments", json!(0)),
-            ("maintainer_can_modify", json!(false)), ("commits", json!(1)), ("additions", json!(1)),
-            ("deletions", json!(1)), ("changed_files", json!(1)),
+            ("merged", json!(p.merged)),
+            ("mergeable", Value::Null),
+            ("mergeable_state", json!("unknown")),
+            ("merged_by", Value::Null),
+            ("comments", json!(0)),
+            ("review_comments", json!(0)),
+            ("maintainer_can_modify", json!(false)),
+            ("commits", json!(1)),
+            ("additions", json!(1)),
+            ("deletions", json!(1)),
+            ("changed_files", json!(1)),
         ] {
             v[k] = val;
         }

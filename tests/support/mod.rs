@@ -119,7 +119,14 @@ pub async fn record(store: &driftfix::store::Store, dedup: &str, body: &str) -> 
     use driftfix::store::{NewEvent, Recorded};
     let f = driftfix::finding::parse_event(body.as_bytes()).expect("event parses");
     let rule = rule_key(&f);
-    let ev = NewEvent { source: "eventbridge", dedup_id: dedup, body, finding: Some((&f, &rule)), max_attempts: 3 };
+    let ev = NewEvent {
+        source: "eventbridge",
+        dedup_id: dedup,
+        body,
+        finding: Some((&f, &rule)),
+        job_kind: None,
+        max_attempts: 3,
+    };
     let Recorded::New { finding_key: Some(key), job_id, .. } = store.record_event(&ev).await.expect("recorded") else {
         panic!("not recorded as new")
     };

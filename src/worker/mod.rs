@@ -14,6 +14,8 @@
 //! up by its branch first), so a job retried after a crash finds the pull request it already
 //! opened. The worker never logs event bodies or file contents.
 
+mod webhooks;
+
 use crate::catalog::{self, Params};
 use crate::config::Route;
 use crate::finding::{Finding, parse_event};
@@ -95,6 +97,20 @@ impl Worker {
     pub async fn run_once(&self) -> Result<bool, WorkerError> {
         let Some(job) = self.store.claim_job(self.config.lease_ms).await? else { return Ok(false) };
         let started = Instant::now();
+        if let Some(event) = job.kind.strip_prefix("github:") {
+            let outcome = match self.webhook(&job, event).await {
+                Ok(()) => JobOutcome::Done,
+                Err(Failure::Job(m)) => JobOutcome::Failed(m),
+                Err(Failure::RateLimited { reason, .. }) => JobOutcome::Failed(format!("GitHub rate limit: {reason}")),
+                Err(Failure::Store(e)) => JobOutcome::Failed(format!("store: {e}")),
+            };
+            if let JobOutcome::Failed(m) = &outcome {
+                tracing::warn!(job = job.id, attempt = job.attempts, error = %m, "webhook job failed");
+            }
+            self.metrics.job_finished(&job.kind, started.elapsed().as_secs_f64());
+            self.store.finish_job(&job, &outcome).await?;
+            return Ok(true);
+        }
         let failure = match self.work(&job).await {
             Ok(resolved) => {
                 let state = resolved.state();
@@ -185,6 +201,24 @@ impl Worker {
         let Some(stored_rule) = self.store.finding_rule(key).await? else {
             return Err(Failure::Job("the job's finding is missing".into()));
         };
+        let mut recreate = serde_json::from_str::<serde_json::Value>(&job.payload)
+            .ok()
+            .and_then(|p| p.get("recreate").and_then(serde_json::Value::as_bool))
+            .unwrap_or(false);
+        if let Some(a) = self.store.acceptance(key).await?
+            && a.state == "accepted-risk"
+        {
+            match a.accepted_until {
+                Some(until) if until <= crate::store::now_ms() => recreate = true,
+                _ if recreate => {}
+                until => {
+                    let by = a.accepted_by.as_deref().unwrap_or("someone");
+                    let until = until.map(|u| format!(" until {}", crate::store::format_time(u))).unwrap_or_default();
+                    let reason = format!("Risk accepted by @{by}{until}: {}", a.reason.unwrap_or_default());
+                    return Ok(Resolved::Kept { state: "accepted-risk", reason });
+                }
+            }
+        }
         let Some(route) = self.config.routes.iter().find(|r| r.matches(&finding)).cloned() else {
             let r = &finding.resource;
             let reason =
@@ -214,7 +248,7 @@ impl Worker {
         };
         let pushed = match (&code, &worked.pr) {
             (Code::GitHub { app, snapshot }, Some(pr)) if !self.config.dry_run => {
-                Some(self.push(app, snapshot, key, &worked.outcome, pr).await?)
+                Some(self.push(app, snapshot, key, &worked.outcome, pr, recreate).await?)
             }
             _ => None,
         };
@@ -232,7 +266,10 @@ impl Worker {
     async fn load_code(&self, route: &Route) -> Result<Code, Failure> {
         let Some(repo) = route.github_repo() else { return Ok(Code::Local) };
         let app = self.config.github.clone().ok_or_else(|| {
-            Failure::Job(format!("route `{}` names GitHub repository {repo}, but no GitHub App is configured", route.name))
+            Failure::Job(format!(
+                "route `{}` names GitHub repository {repo}, but no GitHub App is configured",
+                route.name
+            ))
         })?;
         let extra: Vec<String> =
             route.state.iter().filter(|p| p.is_relative()).map(|p| normalise_dir(&p.to_string_lossy())).collect();
@@ -248,6 +285,7 @@ impl Worker {
         key: &str,
         outcome: &Outcome,
         pr: &PullRequest,
+        recreate: bool,
     ) -> Result<(Pushed, &'static str), Failure> {
         let files: Vec<(String, String)> = outcome.changes.iter().map(|c| (c.file.clone(), c.after.clone())).collect();
         let labels = labels_for(outcome);
@@ -261,6 +299,7 @@ impl Worker {
             labels: &labels,
             draft: outcome.risk == Some(catalog::Risk::High),
             reviewers: &[],
+            recreate,
         };
         let proposed = app.propose(&proposal).await?;
         let action = match &proposed {
@@ -316,14 +355,27 @@ fn labels_for(outcome: &Outcome) -> Vec<Label> {
 
 /// How a job resolved its finding, owned until it is written by [`Store::resolve_job`].
 enum Resolved {
-    Outcome { state: &'static str, outcome: Box<Outcome>, pr: Option<PullRequest>, pushed: Option<Pushed> },
-    State { state: &'static str, reason: String },
+    Outcome {
+        state: &'static str,
+        outcome: Box<Outcome>,
+        pr: Option<PullRequest>,
+        pushed: Option<Pushed>,
+    },
+    State {
+        state: &'static str,
+        reason: String,
+    },
+    /// The finding stays as it is (an accepted risk); only the job ends.
+    Kept {
+        state: &'static str,
+        reason: String,
+    },
 }
 
 impl Resolved {
     fn state(&self) -> &'static str {
         match self {
-            Resolved::Outcome { state, .. } | Resolved::State { state, .. } => state,
+            Resolved::Outcome { state, .. } | Resolved::State { state, .. } | Resolved::Kept { state, .. } => state,
         }
     }
 
@@ -333,6 +385,7 @@ impl Resolved {
                 Resolution::Outcome { state, outcome, pr: pr.as_ref(), pushed: pushed.as_ref() }
             }
             Resolved::State { state, reason } => Resolution::State { state, reason },
+            Resolved::Kept { state, reason } => Resolution::Kept { state, reason },
         }
     }
 }
@@ -343,7 +396,10 @@ enum Failure {
     /// backoff.
     Job(String),
     /// GitHub asked to wait: re-queued for then, no attempt spent.
-    RateLimited { retry_at_ms: i64, reason: String },
+    RateLimited {
+        retry_at_ms: i64,
+        reason: String,
+    },
     Store(StoreError),
 }
 
@@ -441,13 +497,18 @@ fn normalise_dir(p: &str) -> String {
 
 /// The route's state files: absolute paths from the local disk; relative ones from the local
 /// repository, or from the files fetched with a GitHub snapshot.
-fn load_states(repo: Option<&Path>, fetched: Option<&Snapshot>, paths: &[PathBuf]) -> Result<Vec<StateInstance>, String> {
+fn load_states(
+    repo: Option<&Path>,
+    fetched: Option<&Snapshot>,
+    paths: &[PathBuf],
+) -> Result<Vec<StateInstance>, String> {
     let mut out = Vec::new();
     for p in paths {
         let (shown, text) = match (p.is_absolute(), repo, fetched) {
             (false, None, Some(snap)) => {
                 let rel = normalise_dir(&p.to_string_lossy());
-                let text = snap.extra.get(&rel).cloned().ok_or_else(|| format!("state `{rel}` is not in {}", snap.repo))?;
+                let text =
+                    snap.extra.get(&rel).cloned().ok_or_else(|| format!("state `{rel}` is not in {}", snap.repo))?;
                 (rel, text)
             }
             _ => {
