@@ -515,3 +515,67 @@ async fn an_expired_acceptance_proposes_the_fix_again() {
     assert_eq!(gh.pulls(REPO).len(), 2, "a new pull request after the acceptance expired");
     assert_only_expected(&gh);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fake against GitHub's own description
+
+/// GitHub's REST description (`@octokit/openapi`, fetched by `.ci/run`), or `None` when skipped on
+/// purpose with `DRIFTFIX_SKIP_GITHUB_SPEC=1`.
+fn github_spec() -> Option<support::openapi::Spec> {
+    if std::env::var_os("DRIFTFIX_SKIP_GITHUB_SPEC").is_some() {
+        return None;
+    }
+    let path = std::env::var("DRIFTFIX_TEST_GITHUB_OPENAPI").expect(
+        "DRIFTFIX_TEST_GITHUB_OPENAPI is not set: run .ci/run, or DRIFTFIX_SKIP_GITHUB_SPEC=1 to skip the spec check",
+    );
+    Some(support::openapi::Spec::load(std::path::Path::new(&path)))
+}
+
+#[tokio::test]
+async fn every_route_and_answer_of_the_fake_matches_githubs_openapi_description() {
+    let Some(spec) = github_spec() else { return };
+    for (method, template) in support::github::ROUTES {
+        assert!(spec.has_operation(method, template), "{method} {template} is not in GitHub's description");
+    }
+
+    // A scenario that reaches every route: open, rebuild, human push, commands, ignore (closes).
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, false);
+    let (_, pr) = opened(&gh, &store, &w).await;
+    gh.push(REPO, "main", "alice", "docs", &[("README.md", Some("# infra\n"))]);
+    record(&store, "sqs-2", &example_event("securityhub_sqs.json")).await;
+    assert!(w.run_once().await.expect("worked"));
+    gh.set_permission(REPO, "grace", "write");
+    assert!(deliver(&store, "issue_comment", "c-1", comment_event(pr.number, "@driftfix explain", "grace")).await);
+    assert!(deliver(&store, "issue_comment", "c-2", comment_event(pr.number, "@driftfix ignore ok until 2099-01-01", "grace")).await);
+    while w.run_once().await.expect("worked") {}
+    gh.push(REPO, &pr.head, "bob", "mine", &[("main.tf", Some("# bob\n"))]);
+    assert!(deliver(&store, "issue_comment", "c-3", comment_event(pr.number, "@driftfix recreate", "grace")).await);
+    while w.run_once().await.expect("worked") {}
+    let app = GitHubApp::new(settings(&gh)).expect("App client");
+    let inst = app.installation(&driftfix::github::RepoName::parse(REPO).unwrap()).await.unwrap();
+    let reviewers = serde_json::json!({ "reviewers": ["grace"] });
+    let route = format!("/repos/{REPO}/pulls/{}/requested_reviewers", pr.number);
+    inst.write::<serde_json::Value>(http::Method::POST, &route, &reviewers).await.expect("reviewers");
+
+    let log = gh.log();
+    let mut checked = std::collections::BTreeSet::new();
+    let mut problems = Vec::new();
+    for l in log.iter().filter(|l| !l.injected) {
+        let Some(template) = l.template else { continue };
+        checked.insert((l.method.clone(), template));
+        if let Some(body) = &l.request {
+            if let Err(e) = spec.validate_request(&l.method, template, body) {
+                problems.push(format!("{} {} request: {e:?}", l.method, l.path));
+            }
+        }
+        if let Err(e) = spec.validate_response(&l.method, template, l.status, &l.response) {
+            problems.push(format!("{} {} → {}: {e:?}", l.method, l.path, l.status));
+        }
+    }
+    assert_eq!(problems, Vec::<String>::new());
+    let unexercised: Vec<_> =
+        support::github::ROUTES.iter().filter(|(m, t)| !checked.contains(&((*m).to_owned(), *t))).collect();
+    assert_eq!(unexercised, Vec::<&(&str, &str)>::new(), "every route's answers were checked");
+    assert_only_expected(&gh);
+}
