@@ -10,6 +10,7 @@
 //! - [`remediate`]: the pure core, `Finding + Workspace + state + policy → Outcome`.
 //! - [`scan`]: the same catalog over a whole tree, as a pre-merge gate (text, JSON, SARIF).
 //! - [`render`]: PR title/body/branch from `templates/`, unified diffs.
+//! - [`jira`]: the Jira adapter: one ticket per finding (Cloud v3 with ADF, Data Center v2 with wiki markup).
 
 pub mod api;
 pub mod auth;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod diff;
 pub mod finding;
 pub mod intake;
+pub mod jira;
 pub mod metrics;
 pub mod ops;
 pub mod policy;
