@@ -46,7 +46,7 @@ impl Writer {
                 None => self.text(&text),
             },
             Event::Code(code) if !code.is_empty() => {
-                let escaped = escape(&code, false);
+                let escaped = escape(&code, true);
                 self.write(&format!("{{{{{escaped}}}}}"));
             }
             Event::SoftBreak => self.write(" "),
@@ -201,19 +201,20 @@ impl Writer {
 }
 
 /// Text with wiki markup characters escaped. `-` and `#` only mean something at the start of a
-/// word or line (`-strike-`, `# item`), so they are escaped only there; `word_start` says whether
-/// the text begins a word.
+/// word or line (`-strike-`, `# item`) or, for `-`, doubled (`--` is a dash), so they are escaped
+/// only there; `word_start` says whether the text begins a word.
 fn escape(text: &str, word_start: bool) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut prev_space = word_start;
+    let mut prev = if word_start { ' ' } else { 'x' };
     for c in text.chars() {
         let special = matches!(c, '\\' | '*' | '_' | '{' | '}' | '[' | ']' | '|' | '+' | '^' | '~' | '!')
-            || (prev_space && matches!(c, '-' | '#'));
+            || (prev.is_whitespace() && matches!(c, '-' | '#'))
+            || (prev == '-' && c == '-');
         if special {
             out.push('\\');
         }
         out.push(c);
-        prev_space = c.is_whitespace();
+        prev = c;
     }
     out
 }
@@ -230,8 +231,8 @@ mod tests {
     #[test]
     fn inline_markup() {
         assert_eq!(
-            to_wiki("A **b** _c_ `d_e` [f](https://x.test/f?a|b) <https://x.test>"),
-            "A *b* _c_ {{d\\_e}} [f|https://x.test/f?a%7Cb] [https://x.test]\n"
+            to_wiki("A **b** _c_ `d_e` [f](https://x.test/f?a|b) <https://x.test> `--state` a--b"),
+            "A *b* _c_ {{d\\_e}} [f|https://x.test/f?a%7Cb] [https://x.test] {{\\-\\-state}} a-\\-b\n"
         );
     }
 
