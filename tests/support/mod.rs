@@ -1,9 +1,10 @@
 //! Helpers shared by the integration tests: run the real binary, copy fixtures to temporary
-//! directories, build events.
+//! directories, build events; the OpenAPI checker fakes are held to.
 
 #![allow(dead_code)]
 
 pub mod db;
+pub mod openapi;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
