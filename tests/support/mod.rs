@@ -1,9 +1,10 @@
 //! Helpers shared by the integration tests: run the real binary, copy fixtures to temporary
-//! directories, build events; the OpenAPI checker fakes are held to.
+//! directories, build events; a fake Jira (`jira`) and the OpenAPI checker fakes are held to (`openapi`).
 
 #![allow(dead_code)]
 
 pub mod db;
+pub mod jira;
 pub mod openapi;
 
 use std::path::{Path, PathBuf};
