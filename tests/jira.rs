@@ -152,6 +152,7 @@ async fn link_twice(flavor: Flavor) {
     let first = client.link_pull_request(&ticket.key, pr, "driftfix: restrict SSH", FINDING).await.unwrap();
     let second = client.link_pull_request(&ticket.key, pr, "driftfix: restrict SSH (updated)", FINDING).await.unwrap();
     assert_eq!(first, second, "same globalId, same link");
+    assert_eq!(first.global_id, driftfix::jira::pull_request_global_id(pr));
     let links = fake.links(&ticket.key);
     assert_eq!(links.len(), 1);
     assert_eq!(links[0].global_id.as_deref(), Some("driftfix-pr=https://github.com/acme/infra/pull/42"));

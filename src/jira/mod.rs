@@ -22,14 +22,14 @@ mod comments;
 mod error;
 mod http;
 mod issues;
-pub mod jql;
+mod jql;
 mod markdown;
 mod remote;
 pub mod wiki;
 mod workflow;
 
 pub use error::JiraError;
-pub use remote::RemoteLink;
+pub use remote::{RemoteLink, pull_request_global_id};
 pub use workflow::{StatusCategory, TransitionResult};
 
 use base64::Engine as _;

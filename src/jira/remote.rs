@@ -16,7 +16,7 @@ const MAX_GLOBAL_ID: usize = 255;
 pub struct RemoteLink {
     /// Jira's id for the link.
     pub id: u64,
-    /// The id the bot gave it ([`global_id`]).
+    /// The id the bot gave it ([`pull_request_global_id`]).
     pub global_id: String,
 }
 
@@ -27,7 +27,7 @@ struct Identifies {
 
 /// The link's `globalId` for a pull request: `driftfix-pr=<url>`, or a SHA-256 of the URL when
 /// that would exceed Jira's 255 characters.
-pub fn global_id(pr_url: &str) -> String {
+pub fn pull_request_global_id(pr_url: &str) -> String {
     let plain = format!("driftfix-pr={pr_url}");
     if plain.len() <= MAX_GLOBAL_ID {
         return plain;
@@ -39,7 +39,7 @@ pub fn global_id(pr_url: &str) -> String {
 
 impl JiraClient {
     /// Link `pr_url` (titled `title`) from `ticket_key`, creating or updating the one link with
-    /// [`global_id`]`(pr_url)`. `finding_key` goes into the link's summary, so the ticket shows
+    /// [`pull_request_global_id`]`(pr_url)`. `finding_key` goes into the link's summary, so the ticket shows
     /// which finding the pull request fixes.
     pub async fn link_pull_request(
         &self,
@@ -49,7 +49,7 @@ impl JiraClient {
         finding_key: &str,
     ) -> Result<RemoteLink, JiraError> {
         const OP: &str = "link pull request";
-        let global_id = global_id(pr_url);
+        let global_id = pull_request_global_id(pr_url);
         let key12: String = finding_key.chars().take(12).collect();
         let body = json!({
             "globalId": global_id,
@@ -70,7 +70,7 @@ impl JiraClient {
 
 #[cfg(test)]
 mod tests {
-    use super::global_id;
+    use super::pull_request_global_id as global_id;
 
     #[test]
     fn global_ids_are_deterministic_and_bounded() {
