@@ -11,6 +11,7 @@
 //! - [`scan`]: the same catalog over a whole tree, as a pre-merge gate (text, JSON, SARIF).
 //! - [`render`]: PR title/body/branch from `templates/`, unified diffs.
 //! - [`github`]: the GitHub App: code at the default branch head, the finding's pull request.
+//! - [`jira`]: the Jira adapter: one ticket per finding (Cloud v3 with ADF, Data Center v2 with wiki markup).
 
 pub mod api;
 pub mod auth;
@@ -20,6 +21,7 @@ pub mod diff;
 pub mod finding;
 pub mod github;
 pub mod intake;
+pub mod jira;
 pub mod metrics;
 pub mod ops;
 pub mod policy;

@@ -1,10 +1,13 @@
 //! Helpers shared by the integration tests: run the real binary, copy fixtures to temporary
-//! directories, build events.
+//! directories, build events; the fake GitHub (`github`) and Jira (`jira`), and the OpenAPI checker
+//! the fakes are held to (`openapi`).
 
 #![allow(dead_code)]
 
 pub mod db;
 pub mod github;
+pub mod jira;
+pub mod openapi;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
