@@ -130,8 +130,15 @@ async fn run() {
     let n = pulls.max(1) as f64;
     println!("github loop: {} findings, {REPOS} repositories, {WORKERS} workers, SQLite", bodies.len());
     println!("  finding states:        {states:?}");
-    println!("  pull requests:         {pulls} (duplicates: {duplicates}, unexpected requests: {})", gh.unexpected().len());
-    println!("  wall time:             {:.2} s ({:.0} findings/s)", wall.as_secs_f64(), bodies.len() as f64 / wall.as_secs_f64());
+    println!(
+        "  pull requests:         {pulls} (duplicates: {duplicates}, unexpected requests: {})",
+        gh.unexpected().len()
+    );
+    println!(
+        "  wall time:             {:.2} s ({:.0} findings/s)",
+        wall.as_secs_f64(),
+        bodies.len() as f64 / wall.as_secs_f64()
+    );
     println!("  requests per PR:       {:.2} (all requests to repositories)", repo_requests as f64 / n);
     println!(
         "  write requests per PR: {:.2} ({:.2} without the {label_creates} one-time label creations)",

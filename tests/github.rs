@@ -547,7 +547,15 @@ async fn every_route_and_answer_of_the_fake_matches_githubs_openapi_description(
     assert!(w.run_once().await.expect("worked"));
     gh.set_permission(REPO, "grace", "write");
     assert!(deliver(&store, "issue_comment", "c-1", comment_event(pr.number, "@driftfix explain", "grace")).await);
-    assert!(deliver(&store, "issue_comment", "c-2", comment_event(pr.number, "@driftfix ignore ok until 2099-01-01", "grace")).await);
+    assert!(
+        deliver(
+            &store,
+            "issue_comment",
+            "c-2",
+            comment_event(pr.number, "@driftfix ignore ok until 2099-01-01", "grace")
+        )
+        .await
+    );
     while w.run_once().await.expect("worked") {}
     gh.push(REPO, &pr.head, "bob", "mine", &[("main.tf", Some("# bob\n"))]);
     assert!(deliver(&store, "issue_comment", "c-3", comment_event(pr.number, "@driftfix recreate", "grace")).await);
