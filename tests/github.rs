@@ -572,10 +572,10 @@ async fn every_route_and_answer_of_the_fake_matches_githubs_openapi_description(
     for l in log.iter().filter(|l| !l.injected) {
         let Some(template) = l.template else { continue };
         checked.insert((l.method.clone(), template));
-        if let Some(body) = &l.request {
-            if let Err(e) = spec.validate_request(&l.method, template, body) {
-                problems.push(format!("{} {} request: {e:?}", l.method, l.path));
-            }
+        if let Some(body) = &l.request
+            && let Err(e) = spec.validate_request(&l.method, template, body)
+        {
+            problems.push(format!("{} {} request: {e:?}", l.method, l.path));
         }
         if let Err(e) = spec.validate_response(&l.method, template, l.status, &l.response) {
             problems.push(format!("{} {} → {}: {e:?}", l.method, l.path, l.status));
