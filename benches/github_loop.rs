@@ -99,6 +99,7 @@ async fn run() {
         dry_run: false,
         templates: Arc::new(driftfix::render::Templates::builtin().expect("templates")),
         github: Some(Arc::new(GitHubApp::new(settings).expect("App"))),
+        jira: None,
     };
     let worker = Worker::new(store.clone(), config);
 

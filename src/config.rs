@@ -69,6 +69,12 @@ env_overrides! {
     "DRIFTFIX_GITHUB_PRIVATE_KEY" => "github.private_key",
     "DRIFTFIX_GITHUB_PRIVATE_KEY_FILE" => "github.private_key_file",
     "DRIFTFIX_GITHUB_API_URL" => "github.api_url",
+    "DRIFTFIX_JIRA_URL" => "jira.url",
+    "DRIFTFIX_JIRA_FLAVOR" => "jira.flavor",
+    "DRIFTFIX_JIRA_EMAIL" => "jira.email",
+    "DRIFTFIX_JIRA_TOKEN" => "jira.token",
+    "DRIFTFIX_JIRA_PROJECT" => "jira.project",
+    "DRIFTFIX_JIRA_ISSUE_TYPE" => "jira.issue_type",
 }
 
 /// `DRIFTFIX_` variables that are not configuration: the file's path and the test and bench
@@ -91,7 +97,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
 ];
 
 /// Keys whose values are secrets: their values never appear in a message.
-const SECRET_KEYS: &[&str] = &["database_url", "api_keys", "basic_auth", "webhook_secrets", "tokens", "private_key"];
+const SECRET_KEYS: &[&str] =
+    &["database_url", "api_keys", "basic_auth", "webhook_secrets", "tokens", "private_key", "token"];
 
 /// Configuration of `driftfix serve`. Every key has a default, so an empty file is valid.
 #[derive(Debug, Clone, Deserialize)]
@@ -121,6 +128,8 @@ pub struct Config {
     pub api: Api,
     /// The GitHub App the bot acts as (needed by routes whose `repo` is `owner/name`).
     pub github: GitHub,
+    /// Jira, where every finding gets its ticket (off while `url` is empty).
+    pub jira: Jira,
     /// The organisation's remediation policy, the same table `driftfix remediate --policy` reads.
     pub policy: Policy,
     /// Finding → code. The first route that matches wins; a finding no route matches is recorded as
@@ -236,6 +245,78 @@ impl GitHub {
     }
 }
 
+/// Jira Cloud or Data Center.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Jira {
+    /// The site, e.g. `https://acme.atlassian.net`; empty: no tickets.
+    pub url: String,
+    /// `cloud` (REST v3, e-mail + API token) or `data-center` (REST v2, personal access token).
+    pub flavor: JiraFlavor,
+    /// Cloud: the account the API token belongs to.
+    pub email: String,
+    /// Cloud API token or Data Center personal access token.
+    pub token: SecretString,
+    /// Project key tickets are created in.
+    pub project: String,
+    pub issue_type: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JiraFlavor {
+    #[default]
+    Cloud,
+    DataCenter,
+}
+
+impl Default for Jira {
+    fn default() -> Self {
+        Jira {
+            url: String::new(),
+            flavor: JiraFlavor::Cloud,
+            email: String::new(),
+            token: SecretString::from(""),
+            project: String::new(),
+            issue_type: crate::jira::DEFAULT_ISSUE_TYPE.into(),
+        }
+    }
+}
+
+impl Jira {
+    /// Whether tickets are on.
+    pub fn configured(&self) -> bool {
+        !self.url.trim().is_empty()
+    }
+
+    /// The client configuration (checked by `check-config`; `Err` names what is missing).
+    pub fn client_config(&self) -> Result<crate::jira::JiraConfig, String> {
+        let url = url::Url::parse(self.url.trim())
+            .ok()
+            .filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
+            .ok_or_else(|| format!("`jira.url` `{}` is not an http(s) URL", self.url))?;
+        if self.token.expose_secret().trim().is_empty() {
+            return Err("`jira.token` is empty (set DRIFTFIX_JIRA_TOKEN)".into());
+        }
+        if self.project.trim().is_empty() {
+            return Err("`jira.project` is empty: name the project key tickets go to".into());
+        }
+        let mut c = match self.flavor {
+            JiraFlavor::Cloud if self.email.trim().is_empty() => {
+                return Err("`jira.email` is empty: Jira Cloud API tokens belong to an account e-mail".into());
+            }
+            JiraFlavor::Cloud => {
+                crate::jira::JiraConfig::cloud(url, self.email.trim(), self.token.clone(), self.project.trim())
+            }
+            JiraFlavor::DataCenter => {
+                crate::jira::JiraConfig::data_center(url, self.token.clone(), self.project.trim())
+            }
+        };
+        c.issue_type = self.issue_type.clone();
+        Ok(c)
+    }
+}
+
 /// Which code a finding belongs to. Empty lists (and an empty tag table) match anything.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -298,6 +379,7 @@ impl Default for Config {
             intake: Intake::default(),
             api: Api::default(),
             github: GitHub::default(),
+            jira: Jira::default(),
             policy: Policy::default(),
             routes: Vec::new(),
         }
@@ -704,6 +786,16 @@ fn apply_env(config: &mut Config, env: &[(String, String)], problems: &mut Vec<P
             "github.private_key" => config.github.private_key = SecretString::from(v),
             "github.private_key_file" => config.github.private_key_file = (!v.is_empty()).then(|| PathBuf::from(v)),
             "github.api_url" => config.github.api_url = v.to_owned(),
+            "jira.url" => config.jira.url = v.to_owned(),
+            "jira.flavor" => match v {
+                "cloud" => config.jira.flavor = JiraFlavor::Cloud,
+                "data-center" => config.jira.flavor = JiraFlavor::DataCenter,
+                _ => bad(format!("`{v}` is not `cloud` or `data-center`")),
+            },
+            "jira.email" => config.jira.email = v.to_owned(),
+            "jira.token" => config.jira.token = SecretString::from(v),
+            "jira.project" => config.jira.project = v.to_owned(),
+            "jira.issue_type" => config.jira.issue_type = v.to_owned(),
             other => unreachable!("ENV_SETTINGS entry `{other}` has no override"),
         }
         set.insert(key.to_owned(), var.clone());
@@ -795,6 +887,12 @@ impl Check<'_> {
         }
         self.intake(c);
         self.github(c);
+        if c.jira.configured()
+            && let Err(e) = c.jira.client_config()
+        {
+            let key = e.split('`').nth(1).unwrap_or("jira.url").to_owned();
+            self.setting(&key, None, e);
+        }
         self.policy(&c.policy);
         self.routes(&c.routes, route_index);
     }

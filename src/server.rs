@@ -59,6 +59,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             crate::render::Templates::load(config.templates_dir.as_deref()).context("loading the templates")?,
         ),
         github: github_app(config)?,
+        jira: jira_client(config)?,
     };
     let workers = (0..config.workers)
         .map(|_| Worker::new(store.clone(), worker_config.clone()).with_metrics(metrics.clone()))
@@ -75,6 +76,15 @@ fn github_app(config: &Config) -> anyhow::Result<Option<Arc<crate::github::GitHu
     let key = g.key().map_err(anyhow::Error::msg)?;
     let settings = crate::github::GitHubSettings::new(g.app_id, key, &g.api_url);
     Ok(Some(Arc::new(crate::github::GitHubApp::new(settings).context("setting up the GitHub App")?)))
+}
+
+/// The Jira client, when Jira is configured.
+fn jira_client(config: &Config) -> anyhow::Result<Option<Arc<crate::jira::JiraClient>>> {
+    if !config.jira.configured() {
+        return Ok(None);
+    }
+    let c = config.jira.client_config().map_err(anyhow::Error::msg)?;
+    Ok(Some(Arc::new(crate::jira::JiraClient::new(c).context("setting up the Jira client")?)))
 }
 
 fn intake_settings(config: &Config) -> IntakeSettings {

@@ -68,11 +68,16 @@ fn the_example_file_is_valid_and_sets_every_key() {
             "intake",
             "api",
             "github",
+            "jira",
             "policy",
             "routes"
         ])
     );
     assert_eq!(keys(doc["github"].as_table().unwrap()), set(&["app_id", "private_key", "private_key_file", "api_url"]));
+    assert_eq!(
+        keys(doc["jira"].as_table().unwrap()),
+        set(&["url", "flavor", "email", "token", "project", "issue_type"])
+    );
     let intake = doc["intake"].as_table().unwrap();
     assert_eq!(keys(intake), set(&["eventbridge", "sns", "github"]));
     assert_eq!(keys(intake["eventbridge"].as_table().unwrap()), set(&["header", "api_keys", "basic_auth"]));
@@ -835,4 +840,23 @@ fn github_routes_need_an_app_with_a_readable_pem_key() {
     // A repo that is neither owner/name nor a local path.
     let e = Config::from_toml("[[routes]]\nname = \"x\"\nrepo = \"https://github.com/a/b\"\n").unwrap_err().to_string();
     assert!(e.contains("is neither `owner/name` nor a local directory"), "{e}");
+}
+
+#[test]
+fn jira_needs_its_token_project_and_for_cloud_an_email() {
+    let e =
+        Config::from_toml("[jira]\nurl = \"https://acme.atlassian.net\"\nproject = \"SEC\"\n").unwrap_err().to_string();
+    assert!(e.contains("`jira.token` is empty"), "{e}");
+    let text = "[jira]\nurl = \"https://acme.atlassian.net\"\nproject = \"SEC\"\ntoken = \"tok-SECRET\"\n";
+    let e = Config::from_toml(text).unwrap_err().to_string();
+    assert!(e.contains("`jira.email` is empty") && !e.contains("tok-SECRET"), "{e}");
+    let dc = "[jira]\nurl = \"https://jira.acme.example\"\nflavor = \"data-center\"\nproject = \"SEC\"\n";
+    let env = vec![("DRIFTFIX_JIRA_TOKEN".to_owned(), "pat-SECRET".to_owned())];
+    let (_dir, path) = write_temp(dc);
+    let c = Config::load(Some(&path), env).unwrap_or_else(|e| panic!("{e}"));
+    let client = c.jira.client_config().unwrap();
+    assert_eq!(client.flavor, driftfix::jira::Flavor::DataCenter);
+    assert!(!format!("{c:?} {client:?}").contains("pat-SECRET"));
+    let e = Config::from_toml("[jira]\nurl = \"x\"\nflavor = \"server\"\n").unwrap_err().to_string();
+    assert!(e.contains("flavor"), "{e}");
 }

@@ -13,6 +13,7 @@ use driftfix::worker::{Worker, WorkerConfig};
 use std::sync::Arc;
 use std::time::Duration;
 use support::github::{APP_ID, BOT_LOGIN, FakeGitHub, app_key};
+use support::jira::FakeJira;
 use support::{example_event, examples, files_of, record};
 
 const REPO: &str = "acme/infra";
@@ -25,7 +26,12 @@ fn settings(gh: &FakeGitHub) -> GitHubSettings {
 }
 
 fn worker(store: &Store, gh: &FakeGitHub, dry_run: bool) -> Worker {
+    worker_with(store, gh, dry_run, None)
+}
+
+fn worker_with(store: &Store, gh: &FakeGitHub, dry_run: bool, jira: Option<&FakeJira>) -> Worker {
     let app = GitHubApp::new(settings(gh)).expect("App client");
+    let jira = jira.map(|j| Arc::new(driftfix::jira::JiraClient::new(j.config()).expect("Jira client")));
     let route = Route {
         name: "infra".into(),
         accounts: Vec::new(),
@@ -43,6 +49,7 @@ fn worker(store: &Store, gh: &FakeGitHub, dry_run: bool) -> Worker {
         dry_run,
         templates: Arc::new(driftfix::render::Templates::builtin().expect("templates")),
         github: Some(Arc::new(app)),
+        jira,
     };
     Worker::new(store.clone(), config)
 }
@@ -585,5 +592,106 @@ async fn every_route_and_answer_of_the_fake_matches_githubs_openapi_description(
     let unexercised: Vec<_> =
         support::github::ROUTES.iter().filter(|(m, t)| !checked.contains(&((*m).to_owned(), *t))).collect();
     assert_eq!(unexercised, Vec::<&(&str, &str)>::new(), "every route's answers were checked");
+    assert_only_expected(&gh);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jira in the loop
+
+/// Make every queued job due now (the queue's backoff is seconds; tests do not wait it out).
+async fn make_jobs_due(store: &Store) {
+    let Store::Sqlite(pool) = store else { panic!("SQLite store") };
+    sqlx::query("UPDATE jobs SET run_at = 0 WHERE state = 'queued'").execute(pool).await.expect("update");
+}
+
+#[tokio::test]
+async fn a_fix_gets_one_ticket_linked_both_ways_and_the_merge_closes_it() {
+    let (gh, store, _dir) = setup().await;
+    let jira = FakeJira::start(driftfix::jira::Flavor::Cloud).await;
+    let w = worker_with(&store, &gh, false, Some(&jira));
+    let (key, _) = record(&store, "sqs-1", &example_event("securityhub_sqs.json")).await;
+    assert!(w.run_once().await.expect("remediation"));
+    assert!(w.run_once().await.expect("ticket"));
+    let issues = jira.issues();
+    assert_eq!(issues.len(), 1);
+    let ticket = &issues[0];
+    assert!(ticket.labels.contains(&format!("driftfix-{}", &key[..12])), "{:?}", ticket.labels);
+    assert!(ticket.summary.contains("sqs-queue-encrypted") || ticket.summary.contains("SQS"), "{}", ticket.summary);
+    let pr = gh.pulls(REPO)[0].clone();
+    let links = jira.links(&ticket.key);
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].object["url"], format!("https://github.com/{REPO}/pull/{}", pr.number));
+    assert!(pr.body.contains(&format!("[{}](", ticket.key)), "the pull request links the ticket: {}", pr.body);
+    assert!(pr.body.trim_end().ends_with("-->"), "the hidden metadata stays last");
+    assert_eq!(gh.writes(), 5 + 3 + 1, "five writes, three label creations, one body update");
+    assert_eq!(store.ticket_key(&key).await.unwrap().as_deref(), Some(ticket.key.as_str()));
+
+    // Redelivery: same pull request, same ticket, nothing new anywhere.
+    record(&store, "sqs-2", &example_event("securityhub_sqs.json")).await;
+    while w.run_once().await.expect("worked") {}
+    assert_eq!(jira.issues().len(), 1);
+    assert_eq!(jira.links(&ticket.key).len(), 1);
+    assert_eq!(gh.pulls(REPO).len(), 1);
+
+    // Merge → the ticket moves to a done-category status, with a comment.
+    gh.close_pull(REPO, pr.number, true);
+    assert!(deliver(&store, "pull_request", "d-1", pull_event("closed", true, pr.number, &pr.head, "erin")).await);
+    while w.run_once().await.expect("worked") {}
+    assert_eq!(jira.status_of(&ticket.key), Some("Done"));
+    assert!(jira.comments(&ticket.key).iter().any(|c| c.to_string().contains("Merged by @erin")));
+    assert_eq!(state(&store, &key).await, "merged");
+    assert_only_expected(&gh);
+    assert!(jira.unexpected().is_empty(), "{:?}", jira.unexpected());
+}
+
+#[tokio::test]
+async fn with_jira_down_the_pull_request_still_opens_and_the_ticket_follows_exactly_once() {
+    let (gh, store, _dir) = setup().await;
+    let jira = FakeJira::start(driftfix::jira::Flavor::Cloud).await;
+    jira.set_down(true);
+    let w = worker_with(&store, &gh, false, Some(&jira));
+    let (key, _) = record(&store, "sqs-1", &example_event("securityhub_sqs.json")).await;
+    assert!(w.run_once().await.expect("remediation"));
+    assert_eq!(gh.pulls(REPO).len(), 1, "the pull request does not wait for Jira");
+    assert_eq!(state(&store, &key).await, "proposed");
+    assert!(w.run_once().await.expect("ticket attempt"));
+    assert!(jira.issues().is_empty());
+    let (job_state, attempts, error) = {
+        let Store::Sqlite(pool) = &store else { panic!() };
+        sqlx::query_as::<_, (String, i64, Option<String>)>(
+            "SELECT state, attempts, last_error FROM jobs WHERE kind = 'ticket'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!((job_state.as_str(), attempts), ("queued", 1), "retried later by the queue");
+    assert!(error.unwrap_or_default().contains("Jira"));
+
+    jira.set_down(false);
+    make_jobs_due(&store).await;
+    while w.run_once().await.expect("worked") {}
+    assert_eq!(jira.issues().len(), 1, "exactly one ticket");
+    let ticket = jira.issues()[0].key.clone();
+    assert_eq!(jira.links(&ticket).len(), 1);
+    assert!(gh.pulls(REPO)[0].body.contains(&ticket));
+    assert_only_expected(&gh);
+}
+
+#[tokio::test]
+async fn advice_and_no_match_outcomes_get_a_ticket_without_a_pull_request() {
+    let (gh, store, _dir) = setup().await;
+    let jira = FakeJira::start(driftfix::jira::Flavor::DataCenter).await;
+    let w = worker_with(&store, &gh, false, Some(&jira));
+    let (key, _) = record(&store, "rds-1", &example_event("eb_rds_public.json")).await;
+    while w.run_once().await.expect("worked") {}
+    assert_eq!(state(&store, &key).await, "no-match");
+    assert!(gh.pulls(REPO).is_empty());
+    let issues = jira.issues();
+    assert_eq!(issues.len(), 1);
+    let text = issues[0].description.to_string();
+    assert!(text.contains("import"), "the ticket suggests an import block: {text}");
+    assert_eq!(gh.writes(), 0);
+    assert!(jira.unexpected().is_empty());
     assert_only_expected(&gh);
 }

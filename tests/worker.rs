@@ -42,6 +42,7 @@ fn worker(store: &Store, routes: Vec<Route>) -> Worker {
         dry_run: true,
         templates: std::sync::Arc::new(driftfix::render::Templates::builtin().unwrap()),
         github: None,
+        jira: None,
     };
     Worker::new(store.clone(), config)
 }

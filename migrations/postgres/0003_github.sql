@@ -11,3 +11,6 @@ ALTER TABLE proposals ADD COLUMN repo TEXT;
 -- until when (epoch milliseconds; NULL = no expiry). The reason is the finding's `reason`.
 ALTER TABLE findings ADD COLUMN accepted_by TEXT;
 ALTER TABLE findings ADD COLUMN accepted_until BIGINT;
+
+-- The finding's Jira ticket (one per finding, ever), once it exists.
+ALTER TABLE findings ADD COLUMN ticket_key TEXT;

@@ -251,6 +251,11 @@ const UPSERT_PROPOSAL: &str = "INSERT INTO proposals (finding_key, branch, state
         state = CASE WHEN proposals.state = 'rendered' THEN 'rendered' ELSE proposals.state END,
         updated_at = excluded.updated_at";
 
+const ENQUEUE_TICKET: &str =
+    "INSERT INTO jobs (kind, finding_key, payload, state, run_at, attempts, max_attempts, created_at, updated_at)
+     VALUES ('ticket', $1, $2, 'queued', $3, 0, $4, $3, $3)
+     ON CONFLICT (kind, finding_key) WHERE state IN ('queued', 'running') DO NOTHING";
+
 const SAVE_PUSHED: &str = "UPDATE proposals SET state = $1, pr_number = $2, pr_url = $3, head_sha = $4, repo = $5,
         updated_at = $6
      WHERE finding_key = $7";
@@ -290,7 +295,15 @@ const AUDIT_TRAIL: &str = "SELECT at, actor, action, detail FROM
 pub enum Resolution<'a> {
     /// The engine ran: its outcome, the rendered pull request for a fix, and what became of it on
     /// GitHub when it was pushed.
-    Outcome { state: &'a str, outcome: &'a Outcome, pr: Option<&'a PullRequest>, pushed: Option<&'a Pushed> },
+    Outcome {
+        state: &'a str,
+        outcome: &'a Outcome,
+        pr: Option<&'a PullRequest>,
+        pushed: Option<&'a Pushed>,
+        /// The payload of the `ticket` job to queue with this resolution (Jira is configured and the
+        /// outcome deserves a ticket).
+        ticket: Option<&'a str>,
+    },
     /// A state without an engine outcome (e.g. `no-route`), clearing any earlier outcome.
     State { state: &'a str, reason: &'a str },
     /// The finding is left exactly as it is (an accepted risk still holds); the job ends and the
@@ -382,6 +395,9 @@ impl Store {
                     let action = format!("pull_request.{}", p.action);
                     sqlx::query(AUDIT).bind(now).bind(key).bind("driftfix").bind(&action).bind(&detail).execute(&mut *tx).await?;
                 }
+            }
+            if let Resolution::Outcome { ticket: Some(payload), .. } = resolution {
+                sqlx::query(ENQUEUE_TICKET).bind(key).bind(*payload).bind(now).bind(job.max_attempts).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(true)

@@ -12,6 +12,7 @@ mod findings;
 mod github;
 mod jobs;
 mod record;
+mod tickets;
 
 pub use findings::{
     AuditEntry, Cursor, DEFAULT_PAGE, DETAIL_HISTORY, EventSummary, FindingDetail, FindingFilter, FindingSummary,
@@ -21,6 +22,7 @@ pub use findings::{
 pub use github::Acceptance;
 pub use jobs::{Job, JobOutcome};
 pub use record::{NewEvent, Recorded};
+pub use tickets::PushedPull;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};

@@ -14,6 +14,7 @@
 //! up by its branch first), so a job retried after a crash finds the pull request it already
 //! opened. The worker never logs event bodies or file contents.
 
+mod tickets;
 mod webhooks;
 
 use crate::catalog::{self, Params};
@@ -53,6 +54,8 @@ pub struct WorkerConfig {
     pub templates: Arc<Templates>,
     /// The GitHub App, for routes whose repository is `owner/name`.
     pub github: Option<Arc<GitHubApp>>,
+    /// Jira: every fix, advice, drift-only and no-match outcome gets a ticket (not in dry run).
+    pub jira: Option<Arc<crate::jira::JiraClient>>,
 }
 
 /// A failure of the store itself (the job's lease then expires and it is claimed again).
@@ -74,6 +77,8 @@ pub struct Worker {
 struct Worked {
     outcome: Outcome,
     pr: Option<PullRequest>,
+    /// The ticket's summary and Markdown description, when the outcome gets a ticket.
+    ticket: Option<(String, String)>,
 }
 
 /// Where a route's code comes from, loaded for one job.
@@ -97,15 +102,22 @@ impl Worker {
     pub async fn run_once(&self) -> Result<bool, WorkerError> {
         let Some(job) = self.store.claim_job(self.config.lease_ms).await? else { return Ok(false) };
         let started = Instant::now();
-        if let Some(event) = job.kind.strip_prefix("github:") {
-            let outcome = match self.webhook(&job, event).await {
+        let side_job = if let Some(event) = job.kind.strip_prefix("github:") {
+            Some(self.webhook(&job, event).await)
+        } else if job.kind == "ticket" || job.kind.starts_with("ticket:") {
+            Some(self.ticket(&job).await)
+        } else {
+            None
+        };
+        if let Some(result) = side_job {
+            let outcome = match result {
                 Ok(()) => JobOutcome::Done,
                 Err(Failure::Job(m)) => JobOutcome::Failed(m),
                 Err(Failure::RateLimited { reason, .. }) => JobOutcome::Failed(format!("GitHub rate limit: {reason}")),
                 Err(Failure::Store(e)) => JobOutcome::Failed(format!("store: {e}")),
             };
             if let JobOutcome::Failed(m) = &outcome {
-                tracing::warn!(job = job.id, attempt = job.attempts, error = %m, "webhook job failed");
+                tracing::warn!(job = job.id, kind = job.kind, attempt = job.attempts, error = %m, "job failed");
             }
             self.metrics.job_finished(&job.kind, started.elapsed().as_secs_f64());
             self.store.finish_job(&job, &outcome).await?;
@@ -235,8 +247,9 @@ impl Worker {
             Code::Local => None,
             Code::GitHub { snapshot, .. } => Some(snapshot.clone()),
         };
+        let wants_ticket = self.config.jira.is_some() && !self.config.dry_run;
         let worked = tokio::task::spawn_blocking(move || {
-            run_engine(&finding, &route, sources.as_ref(), &config, rule_override.as_deref())
+            run_engine(&finding, &route, sources.as_ref(), &config, rule_override.as_deref(), wants_ticket)
         })
         .await
         .map_err(|e| Failure::Job(format!("engine task failed: {e}")))?
@@ -253,11 +266,15 @@ impl Worker {
             _ => None,
         };
         let state = pushed.as_ref().map_or(state, |(_, s)| s);
+        let ticket = worked.ticket.map(|(summary, description)| {
+            serde_json::json!({ "action": "open", "summary": summary, "description": description }).to_string()
+        });
         Ok(Resolved::Outcome {
             state,
             outcome: Box::new(worked.outcome),
             pr: worked.pr,
             pushed: pushed.map(|(p, _)| p),
+            ticket,
         })
     }
 
@@ -360,6 +377,7 @@ enum Resolved {
         outcome: Box<Outcome>,
         pr: Option<PullRequest>,
         pushed: Option<Pushed>,
+        ticket: Option<String>,
     },
     State {
         state: &'static str,
@@ -381,9 +399,13 @@ impl Resolved {
 
     fn as_resolution(&self) -> Resolution<'_> {
         match self {
-            Resolved::Outcome { state, outcome, pr, pushed } => {
-                Resolution::Outcome { state, outcome, pr: pr.as_ref(), pushed: pushed.as_ref() }
-            }
+            Resolved::Outcome { state, outcome, pr, pushed, ticket } => Resolution::Outcome {
+                state,
+                outcome,
+                pr: pr.as_ref(),
+                pushed: pushed.as_ref(),
+                ticket: ticket.as_deref(),
+            },
             Resolved::State { state, reason } => Resolution::State { state, reason },
             Resolved::Kept { state, reason } => Resolution::Kept { state, reason },
         }
@@ -433,6 +455,7 @@ fn run_engine(
     fetched: Option<&Snapshot>,
     config: &WorkerConfig,
     rule: Option<&str>,
+    wants_ticket: bool,
 ) -> Result<Worked, String> {
     let policy = &config.policy;
     let (ws, state) = match fetched {
@@ -455,7 +478,23 @@ fn run_engine(
         Request { finding, workspace: &ws, index: &index, state: &state, policy, params: &params, rule_override: rule };
     let outcome = remediate(&req).map_err(|e| e.to_string())?;
     let pr = config.templates.pull_request(finding, &outcome).map_err(|e| e.to_string())?;
-    Ok(Worked { outcome, pr })
+    let ticket = match outcome.kind {
+        OutcomeKind::Fix | OutcomeKind::Advice | OutcomeKind::DriftOnly | OutcomeKind::NoMatch if wants_ticket => {
+            let what = outcome
+                .rule
+                .map(|r| r.meta().name.to_owned())
+                .or_else(|| finding.rule.name.clone())
+                .unwrap_or_else(|| "AWS Config finding".into());
+            let summary = format!("driftfix: {what} on {}", finding.resource.display_name());
+            let description = match &pr {
+                Some(p) => p.body.clone(),
+                None => config.templates.advice_text(finding, &outcome).map_err(|e| e.to_string())?,
+            };
+            Some((summary, description))
+        }
+        _ => None,
+    };
+    Ok(Worked { outcome, pr, ticket })
 }
 
 /// The route's part of a repository: the whole tree, or the files under `paths` plus every local

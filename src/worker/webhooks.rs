@@ -43,9 +43,16 @@ impl Worker {
             Some(Event::Pull { repo, number, branch, action, sender }) => {
                 let Some(key) = self.store.finding_by_branch(&branch).await? else { return Ok(()) };
                 let n = i64::try_from(number).unwrap_or(i64::MAX);
+                let url = format!("https://github.com/{repo}/pull/{number}");
                 match action {
-                    PullAction::Merged => self.store.pull_merged(&key, &sender, n).await?,
-                    PullAction::Reopened => self.store.pull_reopened(&key, &sender, n).await?,
+                    PullAction::Merged => {
+                        self.store.pull_merged(&key, &sender, n).await?;
+                        self.queue_ticket(job, &key, "ticket:merged", json!({ "by": sender, "url": url })).await?;
+                    }
+                    PullAction::Reopened => {
+                        self.store.pull_reopened(&key, &sender, n).await?;
+                        self.queue_ticket(job, &key, "ticket:reopened", json!({ "by": sender })).await?;
+                    }
                     PullAction::Closed => {
                         // `@driftfix ignore` closes the pull request itself: that acceptance stands.
                         if self.store.acceptance(&key).await?.is_some_and(|a| a.state == "accepted-risk") {
@@ -53,6 +60,8 @@ impl Worker {
                         }
                         let reason = self.closing_reason(&repo, number, &sender).await?;
                         self.store.accept_risk(&key, &sender, &reason, None, Some(n)).await?;
+                        let detail = json!({ "by": sender, "reason": reason });
+                        self.queue_ticket(job, &key, "ticket:accepted", detail).await?;
                     }
                 }
                 tracing::info!(repo, pr = number, ?action, "bot pull request changed");
@@ -77,6 +86,8 @@ impl Worker {
                         Ok(Command::Ignore { reason, until }) => {
                             let until_ms = until.as_deref().and_then(date_end_ms);
                             self.store.accept_risk(&key, &sender, &reason, until_ms, Some(n)).await?;
+                            let detail = json!({ "by": sender, "reason": reason, "until": until });
+                            self.queue_ticket(job, &key, "ticket:accepted", detail).await?;
                             let route = format!("{}/pulls/{number}", name.api_path());
                             inst.write::<serde_json::Value>(Method::PATCH, &route, &json!({ "state": "closed" }))
                                 .await?;
@@ -100,6 +111,14 @@ impl Worker {
                 Ok(())
             }
         }
+    }
+
+    /// Queue a Jira step for the finding, when Jira is configured.
+    async fn queue_ticket(&self, job: &Job, key: &str, kind: &str, payload: serde_json::Value) -> Result<(), Failure> {
+        if self.config.jira.is_some() && !self.config.dry_run {
+            self.store.enqueue(kind, key, &payload.to_string(), job.max_attempts).await?;
+        }
+        Ok(())
     }
 
     fn app(&self) -> Result<&GitHubApp, Failure> {
