@@ -1139,6 +1139,7 @@ mod tests {
                     "DRIFTFIX_INTAKE_EVENTBRIDGE_BASIC_AUTH" => "u:p",
                     "DRIFTFIX_INTAKE_SNS_TOPIC_ARNS" => "arn:aws:sns:us-east-1:123456789012:t",
                     "DRIFTFIX_TEMPLATES_DIR" | "DRIFTFIX_API_TOKENS" => "t",
+                    "DRIFTFIX_JIRA_FLAVOR" => "data-center",
                     _ if k.contains("KEYS") || k.contains("SECRETS") => "s",
                     _ => "7",
                 };
