@@ -1,15 +1,20 @@
-//! The whole GitHub loop at scale against the fake GitHub of the tests: 1,000 findings across 50
-//! repositories (20 unencrypted SQS queues each), recorded as intake records them and worked by four
-//! workers on a SQLite store, each opening its pull request through the real App client.
+//! The whole loop at scale against the fakes of the tests: 1,000 findings across 50 repositories (20
+//! unencrypted SQS queues each), recorded as intake records them and worked by four workers on a
+//! SQLite store, each opening its pull request through the real App client and its ticket through
+//! the real Jira client (the fake Jira Cloud).
 //!
 //! Reports wall time, findings per second, requests and write requests per pull request, and checks
-//! that every finding ended with exactly one pull request (no duplicates, none missing).
+//! that every finding ended with exactly one pull request and one ticket (no duplicates, none
+//! missing).
 //!
 //! Run: `cargo bench --bench github_loop`.
 
 #[allow(dead_code)]
 #[path = "../tests/support/github.rs"]
 mod fake_github;
+#[allow(dead_code)]
+#[path = "../tests/support/jira.rs"]
+mod fake_jira;
 
 use driftfix::config::Route;
 use driftfix::finding::parse_event;
@@ -51,6 +56,7 @@ fn main() {
 
 async fn run() {
     let gh = FakeGitHub::start().await;
+    let jira = fake_jira::FakeJira::start(driftfix::jira::Flavor::Cloud).await;
     let mut routes = Vec::new();
     for r in 0..REPOS {
         let full = format!("team{r:02}/infra");
@@ -99,7 +105,7 @@ async fn run() {
         dry_run: false,
         templates: Arc::new(driftfix::render::Templates::builtin().expect("templates")),
         github: Some(Arc::new(GitHubApp::new(settings).expect("App"))),
-        jira: None,
+        jira: Some(Arc::new(driftfix::jira::JiraClient::new(jira.config()).expect("Jira client"))),
     };
     let worker = Worker::new(store.clone(), config);
 
@@ -140,13 +146,24 @@ async fn run() {
         wall.as_secs_f64(),
         bodies.len() as f64 / wall.as_secs_f64()
     );
-    println!("  requests per PR:       {:.2} (all requests to repositories)", repo_requests as f64 / n);
+    println!("  GitHub requests per PR: {:.2} (all requests to repositories)", repo_requests as f64 / n);
     println!(
         "  write requests per PR: {:.2} ({:.2} without the {label_creates} one-time label creations)",
         writes as f64 / n,
         (writes - label_creates) as f64 / n
     );
+    let tickets = jira.issues();
+    let labels: std::collections::BTreeSet<_> =
+        tickets.iter().filter_map(|t| t.labels.iter().find(|l| l.starts_with("driftfix-")).cloned()).collect();
+    println!(
+        "  Jira tickets:          {} (duplicates: {}, unexpected requests: {})",
+        tickets.len(),
+        tickets.len() - labels.len(),
+        jira.unexpected().len()
+    );
     assert_eq!(pulls, bodies.len(), "one pull request per finding");
+    assert_eq!(tickets.len(), bodies.len(), "one ticket per finding");
+    assert_eq!(labels.len(), tickets.len(), "no duplicate tickets");
     assert_eq!(duplicates, 0);
     assert!(gh.unexpected().is_empty());
 }
