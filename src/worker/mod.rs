@@ -200,15 +200,7 @@ impl Worker {
             return Err(Failure::Job(format!("unknown job kind `{}`", job.kind)));
         }
         let key = job.finding_key.as_deref().ok_or_else(|| Failure::Job("job names no finding".into()))?;
-        let event_id = serde_json::from_str::<serde_json::Value>(&job.payload)
-            .ok()
-            .and_then(|p| p.get("event_id").and_then(serde_json::Value::as_i64))
-            .ok_or_else(|| Failure::Job("job payload has no `event_id`".into()))?;
-        let body = self
-            .store
-            .raw_event_body(event_id)
-            .await?
-            .ok_or_else(|| Failure::Job(format!("raw event {event_id} is missing")))?;
+        let (event_id, body) = self.job_event(job).await?;
         let finding = parse_event(body.as_bytes()).map_err(|e| Failure::Job(format!("raw event {event_id}: {e}")))?;
         let Some(stored_rule) = self.store.finding_rule(key).await? else {
             return Err(Failure::Job("the job's finding is missing".into()));
@@ -276,6 +268,20 @@ impl Worker {
             pushed: pushed.map(|(p, _)| p),
             ticket,
         })
+    }
+
+    /// The stored raw event a job works on (its payload's `event_id`).
+    async fn job_event(&self, job: &Job) -> Result<(i64, String), Failure> {
+        let event_id = serde_json::from_str::<serde_json::Value>(&job.payload)
+            .ok()
+            .and_then(|p| p.get("event_id").and_then(serde_json::Value::as_i64))
+            .ok_or_else(|| Failure::Job("job payload has no `event_id`".into()))?;
+        let body = self
+            .store
+            .raw_event_body(event_id)
+            .await?
+            .ok_or_else(|| Failure::Job(format!("raw event {event_id} is missing")))?;
+        Ok((event_id, body))
     }
 
     /// The route's code: nothing to fetch for a local directory; the default branch head (and the

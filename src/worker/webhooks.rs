@@ -21,15 +21,7 @@ const MAY_COMMAND: &[&str] = &["admin", "maintain", "write"];
 impl Worker {
     /// Work one stored webhook of kind `event`.
     pub(super) async fn webhook(&self, job: &Job, event: &str) -> Result<(), Failure> {
-        let event_id = serde_json::from_str::<serde_json::Value>(&job.payload)
-            .ok()
-            .and_then(|p| p["event_id"].as_i64())
-            .ok_or_else(|| Failure::Job("job payload has no `event_id`".into()))?;
-        let body = self
-            .store
-            .raw_event_body(event_id)
-            .await?
-            .ok_or_else(|| Failure::Job(format!("raw event {event_id} is missing")))?;
+        let (event_id, body) = self.job_event(job).await?;
         let payload: serde_json::Value =
             serde_json::from_str(&body).map_err(|e| Failure::Job(format!("raw event {event_id}: {e}")))?;
         match webhook::parse(event, &payload).map_err(Failure::Job)? {
