@@ -695,3 +695,30 @@ async fn advice_and_no_match_outcomes_get_a_ticket_without_a_pull_request() {
     assert!(jira.unexpected().is_empty());
     assert_only_expected(&gh);
 }
+
+// ---------------------------------------------------------------------------------------------
+// What people read: snapshots of the pull request and the bot's replies
+
+#[tokio::test]
+async fn pull_request_text_and_replies_read_as_reviewed() {
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, false);
+    let (_, pr) = opened(&gh, &store, &w).await;
+    insta::assert_snapshot!("pull_request_sqs", format!("{}\n\n{}", pr.title, pr.body));
+
+    assert!(deliver(&store, "issue_comment", "c-1", comment_event(pr.number, "@driftfix ignore", "mallory")).await);
+    assert!(w.run_once().await.expect("worked"));
+    insta::assert_snapshot!("reply_refusal", gh.comments(REPO)[0].body);
+
+    gh.set_permission(REPO, "grace", "admin");
+    assert!(deliver(&store, "issue_comment", "c-2", comment_event(pr.number, "@driftfix deploy now", "grace")).await);
+    assert!(w.run_once().await.expect("worked"));
+    insta::assert_snapshot!("reply_usage", gh.comments(REPO)[0].body);
+
+    let cmd = "@driftfix ignore handled by the platform team until 2099-06-30";
+    assert!(deliver(&store, "issue_comment", "c-3", comment_event(pr.number, cmd, "grace")).await);
+    assert!(w.run_once().await.expect("worked"));
+    insta::assert_snapshot!("reply_ignore", gh.comments(REPO)[0].body);
+    assert_eq!(gh.comments(REPO).len(), 1, "one reply, edited each time");
+    assert_only_expected(&gh);
+}
