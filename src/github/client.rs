@@ -76,16 +76,6 @@ fn retry_at_text(t: SystemTime) -> String {
     format!("epoch {secs}")
 }
 
-impl GitHubError {
-    /// The HTTP status of an API error.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            GitHubError::Api { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-}
-
 /// A response, status and headers kept.
 #[derive(Debug)]
 pub struct Response {

@@ -111,8 +111,10 @@ impl Proposed {
     /// The finding state this leaves the finding in.
     pub fn finding_state(&self) -> &'static str {
         match self {
-            Proposed::Opened { .. } | Proposed::Updated { .. } | Proposed::Current { .. } => "proposed",
-            Proposed::HumanEdited { .. } => "proposed",
+            Proposed::Opened { .. }
+            | Proposed::Updated { .. }
+            | Proposed::Current { .. }
+            | Proposed::HumanEdited { .. } => "proposed",
             Proposed::Merged { .. } => "merged",
             Proposed::Closed { .. } => "accepted-risk",
         }
@@ -186,6 +188,21 @@ struct RepoLabel {
 /// Labels known to exist, per repository (so they are listed and created once).
 #[derive(Debug, Default)]
 pub struct KnownLabels(Mutex<std::collections::HashMap<String, HashSet<String>>>);
+
+impl KnownLabels {
+    /// The labels known for a repository; `None` before it was listed.
+    fn get(&self, repo: &str) -> Option<HashSet<String>> {
+        self.lock().get(repo).cloned()
+    }
+
+    fn add(&self, repo: &str, names: impl IntoIterator<Item = String>) {
+        self.lock().entry(repo.to_owned()).or_default().extend(names);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, HashSet<String>>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
 
 /// Open the finding's pull request, or bring the existing one up to date.
 pub async fn propose(
@@ -315,20 +332,21 @@ async fn point_branch(inst: &Installation, base: &str, branch: &str, sha: &str) 
     }
 }
 
-/// Create the labels the repository lacks (listed once per repository and process).
+/// Create the labels the repository lacks. Its labels are listed once per repository and process;
+/// after that, only labels not seen before cost a request.
 async fn ensure_labels(
     inst: &Installation,
     seen: &KnownLabels,
     base: &str,
     labels: &[Label],
 ) -> Result<(), GitHubError> {
-    let known = |name: &str| {
-        seen.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(base).map(|s| s.contains(name))
+    let missing = |names: Option<&HashSet<String>>| -> Vec<Label> {
+        labels.iter().filter(|l| names.is_none_or(|n| !n.contains(&l.name))).cloned().collect()
     };
-    if labels.iter().all(|l| known(&l.name) == Some(true)) {
+    if missing(seen.get(base).as_ref()).is_empty() {
         return Ok(());
     }
-    if known("").is_none() {
+    if seen.get(base).is_none() {
         let mut names = HashSet::new();
         for page in 1..=10 {
             let listed: Vec<RepoLabel> = inst.get(&format!("{base}/labels?per_page=100&page={page}")).await?;
@@ -338,23 +356,15 @@ async fn ensure_labels(
                 break;
             }
         }
-        seen.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(base.to_owned(), names);
+        seen.add(base, names);
     }
-    for l in labels {
-        if known(&l.name) == Some(true) {
-            continue;
-        }
+    for l in missing(seen.get(base).as_ref()) {
         let body = json!({ "name": l.name, "color": l.color, "description": l.description });
         match inst.write::<serde_json::Value>(Method::POST, &format!("{base}/labels"), &body).await {
             Ok(_) | Err(GitHubError::Api { status: 422, .. }) => {}
             Err(e) => return Err(e),
         }
-        seen.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(base.to_owned())
-            .or_default()
-            .insert(l.name.clone());
+        seen.add(base, [l.name]);
     }
     Ok(())
 }

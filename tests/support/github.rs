@@ -704,7 +704,7 @@ fn serve(
                 .filter(|p| want_state == "all" || p.state == want_state)
                 .filter(|p| head.as_deref().is_none_or(|h| h == format!("{}:{}", repo.owner, p.head)))
                 .rev()
-                .map(|p| pull_json(s, repo, p, false))
+                .map(|p| pull_json(repo, p, false))
                 .collect();
             (200, Value::Array(list))
         }
@@ -737,7 +737,7 @@ fn serve(
             };
             repo.pulls.push(pr.clone());
             let repo = s.repos[&full].clone();
-            (201, pull_json(s, &repo, &pr, true))
+            (201, pull_json(&repo, &pr, true))
         }
         ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels") => {
             let n: u64 = params["issue_number"].parse().unwrap_or(0);
@@ -806,7 +806,7 @@ fn serve(
             pr.reviewers.extend(reviewers);
             let pr = pr.clone();
             let repo = repo.clone();
-            (201, pull_json(s, &repo, &pr, false))
+            (201, pull_json(&repo, &pr, false))
         }
         ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => {
             let n: u64 = params["issue_number"].parse().unwrap_or(0);
@@ -851,7 +851,7 @@ fn serve(
             }
             let pr = pr.clone();
             let repo = repo.clone();
-            (200, pull_json(s, &repo, &pr, true))
+            (200, pull_json(&repo, &pr, true))
         }
         ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission") => {
             let user = &params["username"];
@@ -1059,7 +1059,7 @@ fn comment_json(full: &str, c: &Comment) -> Value {
     })
 }
 
-fn pull_json(s: &State, r: &Repo, p: &Pull, full_pull: bool) -> Value {
+fn pull_json(r: &Repo, p: &Pull, full_pull: bool) -> Value {
     let full = format!("{}/{}", r.owner, r.name);
     let u = api(&format!("repos/{full}/pulls/{}", p.number));
     let html = format!("https://github.com/{full}/pull/{}", p.number);
@@ -1099,7 +1099,6 @@ fn pull_json(s: &State, r: &Repo, p: &Pull, full_pull: bool) -> Value {
         "author_association": "NONE", "auto_merge": null,
     });
     if full_pull {
-        let _ = s;
         for (k, val) in [
             ("merged", json!(p.merged)),
             ("mergeable", Value::Null),
