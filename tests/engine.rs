@@ -21,18 +21,7 @@ fn finding(rule: &str, rtype: &str, id: &str) -> Finding {
 }
 
 fn run(f: &Finding, ws: &Workspace, state: &[StateInstance]) -> Outcome {
-    let index = Index::build(ws);
-    let (policy, params) = (Policy::default(), Params::default());
-    let req = Request {
-        finding: f,
-        workspace: ws,
-        index: &index,
-        state,
-        policy: &policy,
-        params: &params,
-        rule_override: None,
-    };
-    remediate(&req).unwrap()
+    support::remediate_on(f, ws, state)
 }
 
 const TABLE_MODULE: &str = r#"variable "name" {

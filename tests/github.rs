@@ -318,12 +318,11 @@ async fn an_installation_token_revoked_mid_run_is_replaced() {
 
 #[tokio::test]
 async fn a_repository_without_the_app_fails_the_job_with_a_clear_error() {
-    let (gh, store, _dir) = setup().await;
+    let (gh, _store, _dir) = setup().await;
     let app = GitHubApp::new(settings(&gh)).expect("App client");
     let missing = driftfix::github::RepoName::parse("acme/elsewhere").unwrap();
     let err = app.snapshot(&missing, &[]).await.expect_err("not installed");
     assert!(err.to_string().contains("not installed on acme/elsewhere"), "{err}");
-    let _ = store;
     assert_only_expected(&gh);
 }
 

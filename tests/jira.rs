@@ -352,28 +352,13 @@ async fn a_cloud_scenario_matches_the_openapi_description() {
 /// The PR body of a fix (examples: world-open SSH) and the advice text of an advice outcome (two
 /// blocks match one queue), both rendered with the built-in templates.
 fn rendered() -> (String, String) {
-    use driftfix::catalog::Params;
     use driftfix::finding::parse_event;
-    use driftfix::policy::Policy;
-    use driftfix::remediate::{OutcomeKind, Request, remediate};
+    use driftfix::remediate::OutcomeKind;
     use driftfix::render::Templates;
-    use driftfix::terraform::{index::Index, state::parse_state, workspace::Workspace};
+    use driftfix::terraform::{state::parse_state, workspace::Workspace};
+    use support::remediate_on as run;
 
     let templates = Templates::builtin().unwrap();
-    let (policy, params) = (Policy::default(), Params::default());
-    let run = |finding: &driftfix::finding::Finding, ws: &Workspace, state| {
-        let index = Index::build(ws);
-        let req = Request {
-            finding,
-            workspace: ws,
-            index: &index,
-            state,
-            policy: &policy,
-            params: &params,
-            rule_override: None,
-        };
-        remediate(&req).unwrap()
-    };
 
     let examples = support::examples();
     let ws = Workspace::load(&examples.join("terraform")).unwrap();

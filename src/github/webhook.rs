@@ -17,7 +17,7 @@ pub enum Event {
     /// A bot pull request was closed (merged or not) or reopened.
     Pull { repo: String, number: u64, branch: String, action: PullAction, sender: String },
     /// A comment on a pull request or issue mentioning the bot.
-    Comment { repo: String, number: u64, on_pull: bool, body: String, sender: String },
+    Comment { repo: String, number: u64, body: String, sender: String },
     /// The App was installed, removed, or its repositories changed.
     Installation,
 }
@@ -68,7 +68,6 @@ pub fn parse(event: &str, p: &Value) -> Result<Option<Event>, String> {
             Ok(Some(Event::Comment {
                 repo: s(&p["repository"]["full_name"], "repository.full_name")?,
                 number: p["issue"]["number"].as_u64().ok_or("issue_comment: missing `issue.number`")?,
-                on_pull: p["issue"]["pull_request"].is_object(),
                 body: body.to_owned(),
                 sender: s(&p["sender"]["login"], "sender.login")?,
             }))

@@ -5,7 +5,7 @@
 //! from making a second ticket.
 
 use super::{Failure, Worker};
-use crate::github::{PullNumber, RepoName};
+use crate::github::RepoName;
 use crate::jira::{JiraClient, JiraError, StatusCategory, TicketRequest};
 use crate::store::Job;
 use http::Method;
@@ -77,7 +77,7 @@ impl Worker {
         };
         let body = with_ticket_line(&pull.body, &ticket.key, &ticket.url);
         let inst = app.installation(&repo).await?;
-        let route = format!("{}/pulls/{}", repo.api_path(), PullNumber(u64::try_from(pull.pr_number).unwrap_or(0)).0);
+        let route = format!("{}/pulls/{}", repo.api_path(), pull.pr_number);
         inst.write::<Value>(Method::PATCH, &route, &json!({ "body": body })).await?;
         self.store.set_pull_body(key, &body).await?;
         Ok(())

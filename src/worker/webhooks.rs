@@ -59,7 +59,7 @@ impl Worker {
                 tracing::info!(repo, pr = number, ?action, "bot pull request changed");
                 Ok(())
             }
-            Some(Event::Comment { repo, number, body, sender, .. }) => {
+            Some(Event::Comment { repo, number, body, sender }) => {
                 let n = i64::try_from(number).unwrap_or(i64::MAX);
                 let Some(key) = self.store.finding_by_pull(&repo, n).await? else { return Ok(()) };
                 let Some(command) = webhook::command(&body) else { return Ok(()) };

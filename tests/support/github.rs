@@ -582,7 +582,7 @@ fn serve(
             let token = format!("ghs_{APP_ID}_{n:012}fake{id}");
             let expires = now() + s.token_lifetime;
             s.tokens.insert(token.clone(), (id, expires));
-            let at = time_text(expires);
+            let at = driftfix::store::format_time(i64::try_from(expires * 1000).unwrap_or(i64::MAX));
             (
                 201,
                 json!({ "token": token, "expires_at": at, "permissions": { "contents": "write", "pull_requests": "write", "issues": "write", "metadata": "read" }, "repository_selection": "all" }),
@@ -876,22 +876,6 @@ fn is_ancestor(s: &State, ancestor: &str, of: &str) -> bool {
         }
     }
     false
-}
-
-fn time_text(epoch: u64) -> String {
-    // Days-from-civil, so the fake needs no date crate.
-    let days = i64::try_from(epoch / 86_400).unwrap_or(0);
-    let secs = epoch % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 fn api(path: &str) -> String {

@@ -140,3 +140,23 @@ pub async fn record(store: &driftfix::store::Store, dedup: &str, body: &str) -> 
 pub fn files_of(dir: &Path) -> Vec<(String, String)> {
     snapshot(dir).into_iter().map(|(p, b)| (p, String::from_utf8(b).expect("UTF-8 fixture"))).collect()
 }
+
+/// Run the pure core on a finding, a workspace and state, with the default policy and parameters.
+pub fn remediate_on(
+    finding: &driftfix::finding::Finding,
+    ws: &driftfix::terraform::workspace::Workspace,
+    state: &[driftfix::terraform::state::StateInstance],
+) -> driftfix::remediate::Outcome {
+    let index = driftfix::terraform::index::Index::build(ws);
+    let (policy, params) = (driftfix::policy::Policy::default(), driftfix::catalog::Params::default());
+    let req = driftfix::remediate::Request {
+        finding,
+        workspace: ws,
+        index: &index,
+        state,
+        policy: &policy,
+        params: &params,
+        rule_override: None,
+    };
+    driftfix::remediate::remediate(&req).expect("remediate")
+}
