@@ -34,7 +34,15 @@ pub struct Policy {
     /// Backup retention for RDS, in days (default 7; the rule's minimum wins when higher).
     #[serde(default)]
     pub rds_backup_retention_days: Option<u32>,
+    /// Tags that exempt a resource from remediation, as `key` (any value but `false`) or
+    /// `key=value` (value compared case-insensitively). Unset: [`DEFAULT_EXEMPTION_TAGS`].
+    #[serde(default)]
+    pub exemption_tags: Option<Vec<String>>,
 }
+
+/// The exemption tags when the policy names none: driftfix's own, and the `SecurityExemption=True`
+/// convention of the auto-remediation articles the product grew from.
+pub const DEFAULT_EXEMPTION_TAGS: [&str; 2] = ["driftfix:exempt", "SecurityExemption=True"];
 
 /// A policy file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +53,35 @@ pub enum PolicyError {
     BadCidr { key: String, value: String },
     #[error("`s3_sse_algorithm` must be \"aws:kms\" or \"AES256\", not `{0}`")]
     BadAlgorithm(String),
+    #[error("`exemption_tags` holds `{0}`, which is not `key` or `key=value`")]
+    BadExemptionTag(String),
+}
+
+/// One exemption tag: a key, and the value it must have (`None`: any value but `false`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExemptionTag<'a> {
+    pub key: &'a str,
+    pub value: Option<&'a str>,
+}
+
+impl<'a> ExemptionTag<'a> {
+    /// `key` or `key=value`; `None` when the key is empty.
+    pub fn parse(spec: &'a str) -> Option<ExemptionTag<'a>> {
+        let (key, value) = match spec.split_once('=') {
+            Some((k, v)) => (k.trim(), Some(v.trim())),
+            None => (spec.trim(), None),
+        };
+        (!key.is_empty()).then_some(ExemptionTag { key, value })
+    }
+
+    /// Whether the tag `key = value` is this exemption (tag keys are case-sensitive in AWS).
+    pub fn matches(&self, key: &str, value: &str) -> bool {
+        key == self.key
+            && match self.value {
+                Some(want) => value.trim().eq_ignore_ascii_case(want),
+                None => !value.trim().eq_ignore_ascii_case("false"),
+            }
+    }
 }
 
 impl Policy {
@@ -69,7 +106,28 @@ impl Policy {
         {
             return Err(PolicyError::BadAlgorithm(a.clone()));
         }
+        if let Some(bad) = self.exemption_tags.iter().flatten().find(|t| ExemptionTag::parse(t).is_none()) {
+            return Err(PolicyError::BadExemptionTag(bad.clone()));
+        }
         Ok(())
+    }
+
+    /// The exemption tags in force (the policy's, else the defaults).
+    pub fn exemption_tags(&self) -> Vec<ExemptionTag<'_>> {
+        match &self.exemption_tags {
+            Some(list) => list.iter().filter_map(|t| ExemptionTag::parse(t)).collect(),
+            None => DEFAULT_EXEMPTION_TAGS.iter().filter_map(|t| ExemptionTag::parse(t)).collect(),
+        }
+    }
+
+    /// The first exemption tag found among `tags`, written as configured.
+    pub fn exempting_tag<'t>(&self, tags: impl IntoIterator<Item = (&'t str, &'t str)> + Clone) -> Option<String> {
+        self.exemption_tags().into_iter().find(|e| tags.clone().into_iter().any(|(k, v)| e.matches(k, v))).map(|e| {
+            match e.value {
+                Some(v) => format!("{}={v}", e.key),
+                None => e.key.to_owned(),
+            }
+        })
     }
 
     /// CIDRs allowed for `port`, when the policy says (SSH uses `ssh_allowed_cidrs`).
@@ -108,5 +166,19 @@ mod tests {
         assert_eq!(p.allowed_cidrs(22), Some(&["10.0.0.0/8".to_owned()][..]));
         assert_eq!(p.allowed_cidrs(3389), Some(&["192.168.0.0/16".to_owned()][..]));
         assert_eq!(p.allowed_cidrs(21), None);
+    }
+
+    #[test]
+    fn exemption_tags_match_by_key_or_by_key_and_value() {
+        let defaults = Policy::default();
+        assert_eq!(defaults.exempting_tag([("SecurityExemption", "true")]), Some("SecurityExemption=True".into()));
+        assert_eq!(defaults.exempting_tag([("SecurityExemption", "False")]), None);
+        assert_eq!(defaults.exempting_tag([("driftfix:exempt", "yes")]), Some("driftfix:exempt".into()));
+        assert_eq!(defaults.exempting_tag([("driftfix:exempt", "false")]), None);
+        assert_eq!(defaults.exempting_tag([("Driftfix:Exempt", "yes")]), None, "tag keys are case-sensitive");
+        let own = Policy::from_toml("exemption_tags = [\"waiver = approved\"]").unwrap();
+        assert_eq!(own.exempting_tag([("waiver", "Approved")]), Some("waiver=approved".into()));
+        assert_eq!(own.exempting_tag([("SecurityExemption", "True")]), None, "a policy's list replaces the defaults");
+        assert!(matches!(Policy::from_toml("exemption_tags = [\"=x\"]"), Err(PolicyError::BadExemptionTag(_))));
     }
 }

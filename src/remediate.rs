@@ -31,7 +31,8 @@ pub enum OutcomeKind {
     NoMatch,
     /// No catalog entry for the rule.
     Unsupported,
-    /// An inline `driftfix:ignore` with a reason covers this rule on this block.
+    /// An inline `driftfix:ignore` with a reason covers this rule on this block, or the resource
+    /// carries an exemption tag (in AWS or in its code).
     Suppressed,
 }
 
@@ -134,6 +135,13 @@ pub fn remediate(req: &Request) -> Result<Outcome, RemediateError> {
     if !meta.config_types.contains(&rtype) {
         let reason = format!("Rule `{}` evaluates {}, not {rtype}.", meta.name, meta.config_types.join(", "));
         return Ok(base(req, OutcomeKind::Unsupported, Some(rule), reason));
+    }
+    let cloud_tags = f.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    if let Some(tag) = req.policy.exempting_tag(cloud_tags) {
+        let reason = format!("Exempt: the resource carries the exemption tag `{tag}` in AWS.");
+        let mut o = base(req, OutcomeKind::Suppressed, Some(rule), reason);
+        o.risk = Some(meta.risk);
+        return Ok(o);
     }
     let cx = Context { ws: req.workspace, index: req.index, params: req.params, policy: req.policy };
     let target = match find_target(req, rule, &cx) {
@@ -286,6 +294,12 @@ fn decide(req: &Request, rule: &'static dyn Rule, cx: &Context, found: Found) ->
             .notes
             .push(format!("The `driftfix:ignore` comment at line {line} gives no reason, so it was not honoured.")),
         Ignore::None => {}
+    }
+    let code_tags = suppress::literal_tags(req.workspace, req.index, id);
+    if let Some(tag) = req.policy.exempting_tag(code_tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        o.kind = OutcomeKind::Suppressed;
+        o.reason = format!("Exempt: `{}` carries the exemption tag `{tag}` in its code.", found.address);
+        return o;
     }
     let problem = match rule.check(cx, &found.target) {
         Check::Compliant => {

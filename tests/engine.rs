@@ -206,6 +206,24 @@ fn drift_only_no_match_unsupported_and_suppressed() {
 }
 
 #[test]
+fn exemption_tags_in_the_code_or_in_aws_suppress_and_a_false_value_does_not() {
+    let src = "resource \"aws_sqs_queue\" \"legacy\" {\n  name = \"legacy\"\n  tags = {\n    SecurityExemption = \"True\"\n  }\n}\n\nresource \"aws_sqs_queue\" \"plain\" {\n  name = \"plain\"\n  tags = { \"driftfix:exempt\" = \"false\" }\n}\n";
+    let w = ws(&[("main.tf", src)]);
+    let url = |n: &str| format!("https://sqs.us-east-1.amazonaws.com/1/{n}");
+    let in_code = run(&finding("sqs-queue-encrypted", "AWS::SQS::Queue", &url("legacy")), &w, &[]);
+    assert_eq!(in_code.kind, OutcomeKind::Suppressed);
+    assert!(in_code.reason.contains("`SecurityExemption=True` in its code"), "{}", in_code.reason);
+    assert!(in_code.changes.is_empty());
+    let not_exempt = run(&finding("sqs-queue-encrypted", "AWS::SQS::Queue", &url("plain")), &w, &[]);
+    assert_eq!(not_exempt.kind, OutcomeKind::Fix, "{}", not_exempt.reason);
+    let mut tagged_in_aws = finding("sqs-queue-encrypted", "AWS::SQS::Queue", &url("plain"));
+    tagged_in_aws.tags.push(("driftfix:exempt".into(), "approved by secops".into()));
+    let in_aws = run(&tagged_in_aws, &w, &[]);
+    assert_eq!(in_aws.kind, OutcomeKind::Suppressed);
+    assert!(in_aws.reason.contains("`driftfix:exempt` in AWS"), "{}", in_aws.reason);
+}
+
+#[test]
 fn rule_names_with_pack_and_security_hub_decorations_resolve() {
     let w = ws(&[("main.tf", "resource \"aws_dynamodb_table\" \"t\" {\n  name     = \"t\"\n  hash_key = \"pk\"\n}\n")]);
     for name in [

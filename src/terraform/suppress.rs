@@ -1,6 +1,10 @@
 //! Inline suppression: `# driftfix:ignore RULE reason` (or `//`) in the comment lines directly above a
 //! resource block or inside it. A reason is mandatory, as in review bots users trust: an ignore
 //! without one is reported and not honoured.
+//!
+//! A resource can also be exempt by tag (the policy's `exemption_tags`): [`literal_tags`] reads the
+//! block's own `tags` when they are written as a literal object, so a tag set in the code exempts
+//! the resource before it is ever applied.
 
 use super::edit::{attached_comments_start, line_end};
 use super::index::{Index, ResourceId};
@@ -60,6 +64,23 @@ pub fn find(ws: &Workspace, index: &Index, id: ResourceId, identifier: &str, nam
     Ignore::None
 }
 
+/// The block's `tags` when they are a literal object of strings (empty otherwise: a `merge()` or a
+/// variable is not evaluated, so a tag set only there does not exempt).
+pub fn literal_tags(ws: &Workspace, index: &Index, id: ResourceId) -> Vec<(String, String)> {
+    let block = index.block(ws, id);
+    match super::literal::attr(&block.body, "tags") {
+        Some(Ok(serde_json::Value::Object(map))) => map
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                serde_json::Value::String(s) => Some((k, s)),
+                serde_json::Value::Bool(b) => Some((k, b.to_string())),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +102,22 @@ mod tests {
         let inside =
             "resource \"aws_security_group\" \"b\" {\n  // driftfix:ignore INCOMING_SSH_DISABLED vendor VPN\n}\n";
         assert!(matches!(verdict(inside), Ignore::Suppressed(s) if s.line == 2));
+    }
+
+    #[test]
+    fn literal_tags_are_read_and_expressions_are_not() {
+        let tags = |src: &str| {
+            let ws = Workspace::from_sources([("main.tf".to_owned(), src.to_owned())]);
+            let index = Index::build(&ws);
+            let (id, _) = index.resources().next().unwrap();
+            literal_tags(&ws, &index, id)
+        };
+        assert_eq!(
+            tags("resource \"a\" \"b\" {\n  tags = { SecurityExemption = \"True\", \"team\" = \"x\" }\n}\n"),
+            vec![("SecurityExemption".to_owned(), "True".to_owned()), ("team".to_owned(), "x".to_owned())]
+        );
+        assert!(tags("resource \"a\" \"b\" {\n  tags = merge(local.tags, { x = \"y\" })\n}\n").is_empty());
+        assert!(tags("resource \"a\" \"b\" {\n}\n").is_empty());
     }
 
     #[test]

@@ -1018,6 +1018,12 @@ impl Check<'_> {
             let e = PolicyError::BadAlgorithm(a.clone());
             self.at(&[Seg::Key("policy"), Seg::Key("s3_sse_algorithm")], format!("[policy] {e}"));
         }
+        for (i, tag) in p.exemption_tags.iter().flatten().enumerate() {
+            if crate::policy::ExemptionTag::parse(tag).is_none() {
+                let e = PolicyError::BadExemptionTag(tag.clone());
+                self.at(&[Seg::Key("policy"), Seg::Key("exemption_tags"), Seg::Index(i)], format!("[policy] {e}"));
+            }
+        }
     }
 
     fn routes(&mut self, routes: &[Route], index: &[usize]) {
