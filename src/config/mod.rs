@@ -16,6 +16,8 @@
 //!   messages would: `invalid type: string "hunter2"`), only the key that holds them.
 //! - Routes and the policy are file-only: they are structured, and they are reviewed as code.
 
+pub mod repo;
+
 use crate::finding::Finding;
 use crate::policy::{Policy, PolicyError, is_cidr};
 use secrecy::{ExposeSecret, SecretString};
@@ -132,6 +134,8 @@ pub struct Config {
     pub jira: Jira,
     /// The organisation's remediation policy, the same table `driftfix remediate --policy` reads.
     pub policy: Policy,
+    /// What a repository gets without `.github/driftfix.toml`, and what that file may loosen.
+    pub repos: repo::RepoDefaults,
     /// Finding → code. The first route that matches wins; a finding no route matches is recorded as
     /// `no-route`.
     pub routes: Vec<Route>,
@@ -381,6 +385,7 @@ impl Default for Config {
             github: GitHub::default(),
             jira: Jira::default(),
             policy: Policy::default(),
+            repos: repo::RepoDefaults::default(),
             routes: Vec::new(),
         }
     }
