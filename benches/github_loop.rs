@@ -106,6 +106,8 @@ async fn run() {
         templates: Arc::new(driftfix::render::Templates::builtin().expect("templates")),
         github: Some(Arc::new(GitHubApp::new(settings).expect("App"))),
         jira: Some(Arc::new(driftfix::jira::JiraClient::new(jira.config()).expect("Jira client"))),
+        // The loop opens 20 pull requests per repository: no limits here.
+        repos: driftfix::config::repo::RepoDefaults { pr_concurrent_limit: 0, ..Default::default() },
     };
     let worker = Worker::new(store.clone(), config);
 

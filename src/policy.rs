@@ -64,6 +64,15 @@ pub struct ExemptionTag<'a> {
     pub value: Option<&'a str>,
 }
 
+impl std::fmt::Display for ExemptionTag<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.value {
+            Some(v) => write!(f, "{}={v}", self.key),
+            None => f.write_str(self.key),
+        }
+    }
+}
+
 impl<'a> ExemptionTag<'a> {
     /// `key` or `key=value`; `None` when the key is empty.
     pub fn parse(spec: &'a str) -> Option<ExemptionTag<'a>> {
@@ -122,12 +131,10 @@ impl Policy {
 
     /// The first exemption tag found among `tags`, written as configured.
     pub fn exempting_tag<'t>(&self, tags: impl IntoIterator<Item = (&'t str, &'t str)> + Clone) -> Option<String> {
-        self.exemption_tags().into_iter().find(|e| tags.clone().into_iter().any(|(k, v)| e.matches(k, v))).map(|e| {
-            match e.value {
-                Some(v) => format!("{}={v}", e.key),
-                None => e.key.to_owned(),
-            }
-        })
+        self.exemption_tags()
+            .into_iter()
+            .find(|e| tags.clone().into_iter().any(|(k, v)| e.matches(k, v)))
+            .map(|e| e.to_string())
     }
 
     /// CIDRs allowed for `port`, when the policy says (SSH uses `ssh_allowed_cidrs`).

@@ -60,6 +60,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         ),
         github: github_app(config)?,
         jira: jira_client(config)?,
+        repos: config.repos.clone(),
     };
     let workers = (0..config.workers)
         .map(|_| Worker::new(store.clone(), worker_config.clone()).with_metrics(metrics.clone()))

@@ -50,6 +50,7 @@ fn worker_with(store: &Store, gh: &FakeGitHub, dry_run: bool, jira: Option<&Fake
         templates: Arc::new(driftfix::render::Templates::builtin().expect("templates")),
         github: Some(Arc::new(app)),
         jira,
+        repos: Default::default(),
     };
     Worker::new(store.clone(), config)
 }

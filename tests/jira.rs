@@ -38,6 +38,7 @@ fn request(known_key: Option<&str>) -> TicketRequest {
             "## Manual change needed\n\nThe rule **`restricted-ssh`** failed.\n\n```diff\n-a\n+b\n```\n".to_owned(),
         labels: vec!["security".to_owned()],
         known_key: known_key.map(str::to_owned),
+        project: None,
     }
 }
 

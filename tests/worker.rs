@@ -43,6 +43,7 @@ fn worker(store: &Store, routes: Vec<Route>) -> Worker {
         templates: std::sync::Arc::new(driftfix::render::Templates::builtin().unwrap()),
         github: None,
         jira: None,
+        repos: Default::default(),
     };
     Worker::new(store.clone(), config)
 }

@@ -20,6 +20,7 @@
 //! - **Never a write outside the bot's branch prefix**: checked before any ref is written.
 
 pub mod client;
+pub mod codeowners;
 pub mod propose;
 pub mod source;
 pub mod webhook;

@@ -42,6 +42,7 @@ pub struct Proposal<'a> {
     pub files: &'a [(String, String)],
     pub labels: &'a [Label],
     pub draft: bool,
+    /// Logins and `org/team` names to request reviews from.
     pub reviewers: &'a [String],
     /// Someone asked for the fix again (`@driftfix recreate`, or an expired acceptance): a pull
     /// request closed unmerged no longer stops a new one.
@@ -263,7 +264,11 @@ pub async fn propose(
     }
     if !p.reviewers.is_empty() {
         let route = format!("{base}/pulls/{}/requested_reviewers", number.0);
-        match inst.write::<serde_json::Value>(Method::POST, &route, &json!({ "reviewers": p.reviewers })).await {
+        // `org/team` names a team: the API takes its slug in `team_reviewers`.
+        let (teams, users): (Vec<&String>, Vec<&String>) = p.reviewers.iter().partition(|r| r.contains('/'));
+        let teams: Vec<&str> = teams.iter().filter_map(|t| t.rsplit_once('/').map(|(_, slug)| slug)).collect();
+        let body = json!({ "reviewers": users, "team_reviewers": teams });
+        match inst.write::<serde_json::Value>(Method::POST, &route, &body).await {
             Ok(_) => {}
             // A reviewer who is not a collaborator (or is the author) must not sink the proposal.
             Err(GitHubError::Api { status: 422, message, .. }) => {

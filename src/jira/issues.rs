@@ -158,7 +158,7 @@ impl JiraClient {
         }
         let body = json!({
             "fields": {
-                "project": { "key": self.project },
+                "project": { "key": t.project.as_deref().unwrap_or(&self.project) },
                 "issuetype": { "name": self.issue_type },
                 "summary": one_line(&t.summary, MAX_SUMMARY_CHARS),
                 "labels": labels,

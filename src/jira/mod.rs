@@ -123,6 +123,9 @@ pub struct TicketRequest {
     pub labels: Vec<String>,
     /// The ticket key stored for this finding earlier, if any: checked before searching.
     pub known_key: Option<String>,
+    /// The project to create the ticket in instead of the configured one (a repository's
+    /// `jira_project`). Finding an existing ticket does not depend on it.
+    pub project: Option<String>,
 }
 
 /// The label that names a finding's ticket: `driftfix-<first 12 hex of the finding key>`.

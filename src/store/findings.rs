@@ -257,7 +257,7 @@ const ENQUEUE_TICKET: &str =
      ON CONFLICT (kind, finding_key) WHERE state IN ('queued', 'running') DO NOTHING";
 
 const SAVE_PUSHED: &str = "UPDATE proposals SET state = $1, pr_number = $2, pr_url = $3, head_sha = $4, repo = $5,
-        updated_at = $6
+        updated_at = $6, opened_at = CASE WHEN $8 = 'opened' THEN COALESCE(opened_at, $6) ELSE opened_at END
      WHERE finding_key = $7";
 
 const LIST: &str =
@@ -390,7 +390,7 @@ impl Store {
                 sqlx::query(UPSERT_PROPOSAL).bind(key).bind(&pr.branch).bind(&pr.title).bind(&pr.body).bind(now).execute(&mut *tx).await?;
                 sqlx::query(AUDIT).bind(now).bind(key).bind("driftfix").bind("proposal.rendered").bind(&detail).execute(&mut *tx).await?;
                 if let Some(p) = pushed {
-                    sqlx::query(SAVE_PUSHED).bind(p.state).bind(p.number).bind(&p.url).bind(p.head_sha.as_deref()).bind(&p.repo).bind(now).bind(key).execute(&mut *tx).await?;
+                    sqlx::query(SAVE_PUSHED).bind(p.state).bind(p.number).bind(&p.url).bind(p.head_sha.as_deref()).bind(&p.repo).bind(now).bind(key).bind(p.action).execute(&mut *tx).await?;
                     let detail = json!({ "repo": p.repo, "number": p.number, "url": p.url, "head_sha": p.head_sha }).to_string();
                     let action = format!("pull_request.{}", p.action);
                     sqlx::query(AUDIT).bind(now).bind(key).bind("driftfix").bind(&action).bind(&detail).execute(&mut *tx).await?;

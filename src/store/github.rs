@@ -16,7 +16,30 @@ pub struct Acceptance {
     pub accepted_until: Option<i64>,
 }
 
+/// A repository's driftfix pull requests, for its `pr_concurrent_limit` and `pr_hourly_limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PullCounts {
+    /// Open now.
+    pub open: i64,
+    /// Opened at or after the `since` asked about.
+    pub opened_since: i64,
+    /// When the oldest of those was opened.
+    pub oldest_since: Option<i64>,
+}
+
 impl Store {
+    /// How many driftfix pull requests `repo` has open, and how many were opened since `since`.
+    pub async fn pull_counts(&self, repo: &str, since: i64) -> Result<PullCounts, StoreError> {
+        const OPEN: &str = "SELECT COUNT(*) FROM proposals WHERE repo = $1 AND state = 'open'";
+        const OPENED: &str = "SELECT COUNT(*), MIN(opened_at) FROM proposals WHERE repo = $1 AND opened_at >= $2";
+        on_pool!(self, p => {
+            let open: i64 = sqlx::query_scalar(OPEN).bind(repo).fetch_one(p).await?;
+            let (opened_since, oldest_since): (i64, Option<i64>) =
+                sqlx::query_as(OPENED).bind(repo).bind(since).fetch_one(p).await?;
+            Ok(PullCounts { open, opened_since, oldest_since })
+        })
+    }
+
     /// The finding whose proposal lives on `branch`.
     pub async fn finding_by_branch(&self, branch: &str) -> Result<Option<String>, StoreError> {
         const SQL: &str = "SELECT finding_key FROM proposals WHERE branch = $1";

@@ -19,7 +19,7 @@ pub use findings::{
     LocationSummary, MAX_PAGE, Page, ProposalSummary, Pushed, Resolution, ResourceSummary, RuleSummary, date_end_ms,
     format_time,
 };
-pub use github::Acceptance;
+pub use github::{Acceptance, PullCounts};
 pub use jobs::{Job, JobOutcome};
 pub use record::{NewEvent, Recorded};
 pub use tickets::PushedPull;

@@ -14,13 +14,15 @@
 //! up by its branch first), so a job retried after a crash finds the pull request it already
 //! opened. The worker never logs event bodies or file contents.
 
+mod limits;
 mod tickets;
 mod webhooks;
 
 use crate::catalog::{self, Params};
 use crate::config::Route;
+use crate::config::repo::{self, Delivery, RepoDefaults, RepoSettings};
 use crate::finding::{Finding, parse_event};
-use crate::github::{GitHubApp, GitHubError, Label, Proposal, Proposed, Snapshot};
+use crate::github::{GitHubApp, GitHubError, Label, Proposal, Proposed, Snapshot, codeowners};
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::remediate::{Outcome, OutcomeKind, Request, remediate};
@@ -56,6 +58,8 @@ pub struct WorkerConfig {
     pub github: Option<Arc<GitHubApp>>,
     /// Jira: every fix, advice, drift-only and no-match outcome gets a ticket (not in dry run).
     pub jira: Option<Arc<crate::jira::JiraClient>>,
+    /// What a repository gets without `.github/driftfix.toml`, and what that file may loosen.
+    pub repos: RepoDefaults,
 }
 
 /// A failure of the store itself (the job's lease then expires and it is claimed again).
@@ -141,7 +145,7 @@ impl Worker {
                 return Ok(true);
             }
             Err(Failure::RateLimited { retry_at_ms, reason }) => {
-                tracing::info!(job = job.id, reason, "GitHub rate limit: job parked until the limit resets");
+                tracing::info!(job = job.id, reason, "rate limited: job parked until the limit resets");
                 if !self.store.defer_job(&job, retry_at_ms, &reason).await? {
                     tracing::warn!(job = job.id, "lease expired before the job finished; another worker owns it now");
                 }
@@ -233,33 +237,57 @@ impl Worker {
         let repo_label = route.repo.clone();
         self.store.set_route(key, Some((&route.name, &repo_label))).await?;
         let code = self.load_code(&route).await?;
+        let settings = self.repo_settings(key, &route, &code).await?;
+        if !settings.enabled {
+            let reason = format!("`{}` turns driftfix off for this repository.", repo::PATH);
+            return Ok(Resolved::State { state: "suppressed", reason });
+        }
+        let mut policy = self.config.policy.clone();
+        if let Some(tags) = &settings.exemption_tags {
+            policy.exemption_tags = Some(tags.clone());
+        }
         let rule_override = catalog::by_identifier(&stored_rule).map(|_| stored_rule.clone());
         let config = self.config.clone();
         let sources = match &code {
             Code::Local => None,
             Code::GitHub { snapshot, .. } => Some(snapshot.clone()),
         };
-        let wants_ticket = self.config.jira.is_some() && !self.config.dry_run;
+        let wants_ticket = self.config.jira.is_some() && !settings.dry_run;
         let worked = tokio::task::spawn_blocking(move || {
-            run_engine(&finding, &route, sources.as_ref(), &config, rule_override.as_deref(), wants_ticket)
+            let engine = Engine { route: &route, fetched: sources.as_ref(), config: &config, policy: &policy };
+            engine.run(&finding, rule_override.as_deref(), wants_ticket)
         })
         .await
         .map_err(|e| Failure::Job(format!("engine task failed: {e}")))?
         .map_err(Failure::Job)?;
+        if let Some(rule) = worked.outcome.rule
+            && !settings.rule_enabled(rule.meta().identifier)
+        {
+            let reason = format!("`{}` turns rule `{}` off for this repository.", repo::PATH, rule.meta().identifier);
+            return Ok(Resolved::State { state: "suppressed", reason });
+        }
+        let delivery = worked.outcome.risk.map_or(Delivery::Pr, |r| settings.risk.for_risk(r));
         let state = match (worked.outcome.kind, &worked.pr) {
             (OutcomeKind::Fix, None) => return Err(Failure::Job("a fix rendered no pull request".into())),
+            (OutcomeKind::Fix, Some(_)) if delivery == Delivery::Ticket => "ticket-only",
             (OutcomeKind::Fix, Some(_)) => "proposed",
             (kind, _) => kind.as_str(),
         };
         let pushed = match (&code, &worked.pr) {
-            (Code::GitHub { app, snapshot }, Some(pr)) if !self.config.dry_run => {
-                Some(self.push(app, snapshot, key, &worked.outcome, pr, recreate).await?)
+            (Code::GitHub { app, snapshot }, Some(pr)) if !settings.dry_run && delivery != Delivery::Ticket => {
+                self.check_pull_limits(key, &snapshot.repo.to_string(), &settings).await?;
+                let target = Target { app, snapshot, settings: &settings, draft: delivery == Delivery::Draft };
+                Some(self.push(&target, key, &worked.outcome, pr, recreate).await?)
             }
             _ => None,
         };
         let state = pushed.as_ref().map_or(state, |(_, s)| s);
         let ticket = worked.ticket.map(|(summary, description)| {
-            serde_json::json!({ "action": "open", "summary": summary, "description": description }).to_string()
+            let mut payload = serde_json::json!({ "action": "open", "summary": summary, "description": description });
+            if let Some(project) = &settings.jira_project {
+                payload["project"] = serde_json::json!(project);
+            }
+            payload.to_string()
         });
         Ok(Resolved::Outcome {
             state,
@@ -294,8 +322,10 @@ impl Worker {
                 route.name
             ))
         })?;
-        let extra: Vec<String> =
+        let mut extra: Vec<String> =
             route.state.iter().filter(|p| p.is_relative()).map(|p| normalise_dir(&p.to_string_lossy())).collect();
+        extra.push(repo::PATH.to_owned());
+        extra.extend(codeowners::LOCATIONS.iter().map(|p| (*p).to_owned()));
         let snapshot = app.snapshot(&repo, &extra).await?;
         Ok(Code::GitHub { app, snapshot })
     }
@@ -303,15 +333,19 @@ impl Worker {
     /// Open or refresh the finding's pull request; returns what it became and the finding's state.
     async fn push(
         &self,
-        app: &GitHubApp,
-        snapshot: &Snapshot,
+        target: &Target<'_>,
         key: &str,
         outcome: &Outcome,
         pr: &PullRequest,
         recreate: bool,
     ) -> Result<(Pushed, &'static str), Failure> {
+        let Target { app, snapshot, settings, draft } = *target;
         let files: Vec<(String, String)> = outcome.changes.iter().map(|c| (c.file.clone(), c.after.clone())).collect();
-        let labels = labels_for(outcome);
+        let labels = labels_for(outcome, &settings.labels);
+        let reviewers = match settings.reviewers.is_empty() {
+            false => settings.reviewers.clone(),
+            true => code_owners(snapshot, &files),
+        };
         let proposal = Proposal {
             snapshot,
             finding_key: key,
@@ -320,8 +354,8 @@ impl Worker {
             body: &pr.body,
             files: &files,
             labels: &labels,
-            draft: outcome.risk == Some(catalog::Risk::High),
-            reviewers: &[],
+            draft,
+            reviewers: &reviewers,
             recreate,
         };
         let proposed = app.propose(&proposal).await?;
@@ -346,8 +380,34 @@ impl Worker {
     }
 }
 
-/// The labels of a driftfix pull request: `driftfix`, `risk:<level>`, `rule:<identifier>`.
-fn labels_for(outcome: &Outcome) -> Vec<Label> {
+/// Reviewers from the repository's CODEOWNERS for the changed files (teams as `org/team`).
+fn code_owners(snapshot: &Snapshot, files: &[(String, String)]) -> Vec<String> {
+    let Some((path, text)) = codeowners::pick(|p| snapshot.extra.get(p).map(String::as_str)) else { return Vec::new() };
+    let (owners, problems) = codeowners::CodeOwners::parse(text);
+    if let Some(first) = problems.first() {
+        tracing::info!(repo = %snapshot.repo, path, problems = problems.len(), first = %first, "CODEOWNERS lines skipped");
+    }
+    // The App is the pull request's author and cannot own code, so nobody needs excluding.
+    let found = owners.reviewers_for(files.iter().map(|(p, _)| p.as_str()));
+    found
+        .users
+        .into_iter()
+        .chain(found.teams.into_iter().map(|slug| format!("{}/{slug}", snapshot.repo.owner)))
+        .collect()
+}
+
+/// Where a pull request goes, and how.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    app: &'a GitHubApp,
+    snapshot: &'a Snapshot,
+    settings: &'a RepoSettings,
+    draft: bool,
+}
+
+/// The labels of a driftfix pull request: `driftfix`, `risk:<level>`, `rule:<identifier>`, then the
+/// repository's own.
+fn labels_for(outcome: &Outcome, extra: &[String]) -> Vec<Label> {
     let mut labels = vec![Label {
         name: "driftfix".into(),
         color: "5319e7",
@@ -372,6 +432,11 @@ fn labels_for(outcome: &Outcome) -> Vec<Label> {
             color: "c5def5",
             description: format!("AWS Config rule {}", meta.name).chars().take(100).collect(),
         });
+    }
+    for name in extra {
+        if !labels.iter().any(|l| &l.name == name) {
+            labels.push(Label { name: name.clone(), color: "ededed", description: String::new() });
+        }
     }
     labels
 }
@@ -453,54 +518,67 @@ fn elapsed_ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The synchronous part: load the repository (from disk, or the files GitHub gave) and state,
-/// remediate, render. Runs on a blocking thread.
-fn run_engine(
-    finding: &Finding,
-    route: &Route,
-    fetched: Option<&Snapshot>,
-    config: &WorkerConfig,
-    rule: Option<&str>,
-    wants_ticket: bool,
-) -> Result<Worked, String> {
-    let policy = &config.policy;
-    let (ws, state) = match fetched {
-        None => {
-            let repo = Path::new(&route.repo);
-            if !repo.is_dir() {
-                return Err(format!("repository `{}` is not a directory", repo.display()));
+/// The synchronous part's inputs: the route, the files GitHub gave (none: a local directory), the
+/// worker's configuration and the policy in force for the repository.
+struct Engine<'a> {
+    route: &'a Route,
+    fetched: Option<&'a Snapshot>,
+    config: &'a WorkerConfig,
+    policy: &'a Policy,
+}
+
+impl Engine<'_> {
+    /// Load the repository (from disk, or the files GitHub gave) and state, remediate, render. Runs
+    /// on a blocking thread.
+    fn run(&self, finding: &Finding, rule: Option<&str>, wants_ticket: bool) -> Result<Worked, String> {
+        let route = self.route;
+        let (ws, state) = match self.fetched {
+            None => {
+                let repo = Path::new(&route.repo);
+                if !repo.is_dir() {
+                    return Err(format!("repository `{}` is not a directory", repo.display()));
+                }
+                let ws =
+                    Workspace::load(repo).map_err(|e| format!("cannot read repository `{}`: {e}", repo.display()))?;
+                (select_paths(ws, &route.paths, &route.repo)?, load_states(Some(repo), None, &route.state)?)
             }
-            let ws = Workspace::load(repo).map_err(|e| format!("cannot read repository `{}`: {e}", repo.display()))?;
-            (select_paths(ws, &route.paths, &route.repo)?, load_states(Some(repo), None, &route.state)?)
-        }
-        Some(snap) => {
-            let ws = Workspace::from_sources(snap.files.iter().cloned());
-            (select_paths(ws, &route.paths, &route.repo)?, load_states(None, Some(snap), &route.state)?)
-        }
-    };
-    let index = Index::build(&ws);
-    let params = Params::default();
-    let req =
-        Request { finding, workspace: &ws, index: &index, state: &state, policy, params: &params, rule_override: rule };
-    let outcome = remediate(&req).map_err(|e| e.to_string())?;
-    let pr = config.templates.pull_request(finding, &outcome).map_err(|e| e.to_string())?;
-    let ticket = match outcome.kind {
-        OutcomeKind::Fix | OutcomeKind::Advice | OutcomeKind::DriftOnly | OutcomeKind::NoMatch if wants_ticket => {
-            let what = outcome
-                .rule
-                .map(|r| r.meta().name.to_owned())
-                .or_else(|| finding.rule.name.clone())
-                .unwrap_or_else(|| "AWS Config finding".into());
-            let summary = format!("driftfix: {what} on {}", finding.resource.display_name());
-            let description = match &pr {
-                Some(p) => p.body.clone(),
-                None => config.templates.advice_text(finding, &outcome).map_err(|e| e.to_string())?,
-            };
-            Some((summary, description))
-        }
-        _ => None,
-    };
-    Ok(Worked { outcome, pr, ticket })
+            Some(snap) => {
+                let ws = Workspace::from_sources(snap.files.iter().cloned());
+                (select_paths(ws, &route.paths, &route.repo)?, load_states(None, Some(snap), &route.state)?)
+            }
+        };
+        let index = Index::build(&ws);
+        let params = Params::default();
+        let req = Request {
+            finding,
+            workspace: &ws,
+            index: &index,
+            state: &state,
+            policy: self.policy,
+            params: &params,
+            rule_override: rule,
+        };
+        let outcome = remediate(&req).map_err(|e| e.to_string())?;
+        let templates = &self.config.templates;
+        let pr = templates.pull_request(finding, &outcome).map_err(|e| e.to_string())?;
+        let ticket = match outcome.kind {
+            OutcomeKind::Fix | OutcomeKind::Advice | OutcomeKind::DriftOnly | OutcomeKind::NoMatch if wants_ticket => {
+                let what = outcome
+                    .rule
+                    .map(|r| r.meta().name.to_owned())
+                    .or_else(|| finding.rule.name.clone())
+                    .unwrap_or_else(|| "AWS Config finding".into());
+                let summary = format!("driftfix: {what} on {}", finding.resource.display_name());
+                let description = match &pr {
+                    Some(p) => p.body.clone(),
+                    None => templates.advice_text(finding, &outcome).map_err(|e| e.to_string())?,
+                };
+                Some((summary, description))
+            }
+            _ => None,
+        };
+        Ok(Worked { outcome, pr, ticket })
+    }
 }
 
 /// The route's part of a repository: the whole tree, or the files under `paths` plus every local

@@ -63,6 +63,7 @@ impl Worker {
             description_markdown: p["description"].as_str().unwrap_or_default().to_owned(),
             labels: Vec::new(),
             known_key: known,
+            project: p["project"].as_str().map(str::to_owned),
         };
         let ticket = jira.ensure_ticket(&request).await?;
         self.store.set_ticket(key, &ticket.key).await?;

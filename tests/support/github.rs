@@ -122,6 +122,8 @@ pub struct Pull {
     pub merged: bool,
     pub labels: Vec<String>,
     pub reviewers: Vec<String>,
+    /// Team slugs asked to review.
+    pub teams: Vec<String>,
     pub user: String,
 }
 
@@ -733,6 +735,7 @@ fn serve(
                 merged: false,
                 labels: Vec::new(),
                 reviewers: Vec::new(),
+                teams: Vec::new(),
                 user: BOT_LOGIN.into(),
             };
             repo.pulls.push(pr.clone());
@@ -795,15 +798,23 @@ fn serve(
         }
         ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers") => {
             let n: u64 = params["pull_number"].parse().unwrap_or(0);
-            let reviewers: Vec<String> = body["reviewers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|l| l.as_str().map(str::to_owned))
-                .collect();
+            let names = |key: &str| -> Vec<String> {
+                body[key].as_array().into_iter().flatten().filter_map(|l| l.as_str().map(str::to_owned)).collect()
+            };
+            let (reviewers, teams) = (names("reviewers"), names("team_reviewers"));
             let repo = s.repos.get_mut(&full).expect("repo");
+            if reviewers.iter().any(|r| !repo.permissions.contains_key(r)) {
+                let message = format!(
+                    "Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the {full} repository."
+                );
+                return (
+                    422,
+                    json!({ "message": message, "documentation_url": "https://docs.github.com/rest/pulls/review-requests#request-reviewers-for-a-pull-request" }),
+                );
+            }
             let Some(pr) = repo.pulls.iter_mut().find(|p| p.number == n) else { return not_found() };
             pr.reviewers.extend(reviewers);
+            pr.teams.extend(teams);
             let pr = pr.clone();
             let repo = repo.clone();
             (201, pull_json(&repo, &pr, false))
@@ -1043,6 +1054,16 @@ fn comment_json(full: &str, c: &Comment) -> Value {
     })
 }
 
+/// A team as pull requests list it (`team` in the OpenAPI description).
+fn team_json(org: &str, slug: &str) -> Value {
+    let u = api(&format!("orgs/{org}/teams/{slug}"));
+    json!({
+        "id": 7000 + slug.len(), "node_id": format!("T_{slug}"), "url": u, "html_url": format!("https://github.com/orgs/{org}/teams/{slug}"),
+        "name": slug, "slug": slug, "description": null, "privacy": "closed", "notification_setting": "notifications_enabled",
+        "permission": "pull", "members_url": format!("{u}/members{{/member}}"), "repositories_url": format!("{u}/repos"), "parent": null,
+    })
+}
+
 fn pull_json(r: &Repo, p: &Pull, full_pull: bool) -> Value {
     let full = format!("{}/{}", r.owner, r.name);
     let u = api(&format!("repos/{full}/pulls/{}", p.number));
@@ -1072,6 +1093,7 @@ fn pull_json(r: &Repo, p: &Pull, full_pull: bool) -> Value {
         "merged_at": if p.merged { json!("2026-11-02T00:00:00Z") } else { Value::Null },
         "merge_commit_sha": null, "assignee": null, "draft": p.draft,
         "requested_reviewers": p.reviewers.iter().map(|r| user_json(r)).collect::<Vec<_>>(),
+        "requested_teams": p.teams.iter().map(|t| team_json(&r.owner, t)).collect::<Vec<_>>(),
         "commits_url": format!("{u}/commits"), "review_comments_url": format!("{u}/comments"),
         "review_comment_url": api(&format!("repos/{full}/pulls/comments{{/number}}")), "comments_url": format!("{issue}/comments"),
         "statuses_url": api(&format!("repos/{full}/statuses/{}", sha_of(&p.head))), "head": end(&p.head), "base": end(&p.base),

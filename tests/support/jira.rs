@@ -23,6 +23,8 @@ use std::time::Duration;
 pub const EMAIL: &str = "driftfix-bot@example.test";
 pub const TOKEN: &str = "jira-test-token-7f3a91c4e2";
 pub const PROJECT: &str = "SEC";
+/// A second project of the site (a repository's `jira_project` may send tickets there).
+pub const OTHER_PROJECT: &str = "PLAT";
 
 /// One exchange as the fake saw it.
 #[derive(Debug, Clone)]
@@ -240,7 +242,7 @@ impl FakeJira {
     pub fn seed_issue(&self, summary: &str, labels: &[&str]) -> String {
         let mut s = self.lock();
         let labels = labels.iter().map(|l| (*l).to_owned()).collect();
-        s.create_issue(summary.to_owned(), labels, Value::Null).key
+        s.create_issue(PROJECT, summary.to_owned(), labels, Value::Null).key
     }
 }
 
@@ -339,11 +341,11 @@ impl Inner {
         self.issues.iter().position(|i| i.key == key_or_id || i.id == key_or_id)
     }
 
-    fn create_issue(&mut self, summary: String, labels: Vec<String>, description: Value) -> FakeIssue {
+    fn create_issue(&mut self, project: &str, summary: String, labels: Vec<String>, description: Value) -> FakeIssue {
         self.next_id += 1;
         let issue = FakeIssue {
             id: self.next_id.to_string(),
-            key: format!("{PROJECT}-{}", self.issues.len() + 1),
+            key: format!("{project}-{}", self.issues.len() + 1),
             summary,
             labels,
             description,
@@ -357,7 +359,8 @@ impl Inner {
     fn create(&mut self, body: &Value) -> Answer {
         let f = &body["fields"];
         let mut problems = serde_json::Map::new();
-        if f["project"]["key"] != PROJECT {
+        let project = f["project"]["key"].as_str().unwrap_or_default();
+        if project != PROJECT && project != OTHER_PROJECT {
             problems.insert("project".into(), json!("valid project is required"));
         }
         if f["issuetype"]["name"].as_str().is_none_or(str::is_empty) {
@@ -379,7 +382,8 @@ impl Inner {
         if !problems.is_empty() {
             return errors(StatusCode::BAD_REQUEST, &[], Value::Object(problems));
         }
-        let issue = self.create_issue(summary.to_owned(), labels.unwrap_or_default(), f["description"].clone());
+        let issue =
+            self.create_issue(project, summary.to_owned(), labels.unwrap_or_default(), f["description"].clone());
         ok(StatusCode::CREATED, json!({ "id": issue.id, "key": issue.key, "self": self.issue_self(&issue.id) }))
     }
 
