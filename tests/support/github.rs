@@ -262,6 +262,19 @@ impl FakeGitHub {
         Some(String::from_utf8_lossy(b).into_owned())
     }
 
+    /// Every file at a branch head, path → text.
+    pub fn files(&self, full: &str, branch: &str) -> BTreeMap<String, String> {
+        let s = self.lock();
+        let head = &s.repos[full].refs[branch];
+        let Object::Commit { tree, .. } = &s.objects[head] else { panic!("not a commit") };
+        let Object::Tree(entries) = &s.objects[tree] else { panic!("not a tree") };
+        let text = |sha: &String| match &s.objects[sha] {
+            Object::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+            _ => panic!("not a blob"),
+        };
+        entries.iter().map(|(path, sha)| (path.clone(), text(sha))).collect()
+    }
+
     /// The head commit of a branch, its parents and message.
     pub fn head(&self, full: &str, branch: &str) -> Option<(String, Vec<String>, String)> {
         let s = self.lock();
@@ -310,6 +323,27 @@ impl FakeGitHub {
         let pr = repo.pulls.iter_mut().find(|p| p.number == number).expect("pull");
         pr.state = "closed".into();
         pr.merged = merged;
+    }
+
+    /// Merge an open pull request as a human would with GitHub's merge button: a merge commit of the
+    /// head onto the base (whose tree is the head's, so the base must not have moved since the
+    /// branch was cut), the base branch moved to it, the pull request closed and merged. Returns the
+    /// merge commit.
+    pub fn merge_pull(&self, full: &str, number: u64, by: &str) -> String {
+        let mut s = self.lock();
+        let pr = s.repos[full].pulls.iter().find(|p| p.number == number).expect("pull").clone();
+        assert_eq!(pr.state, "open", "only an open pull request can be merged");
+        let (base, head) = (s.repos[full].refs[&pr.base].clone(), s.repos[full].refs[&pr.head].clone());
+        assert!(is_ancestor(&s, &base, &head), "the base moved: this fake merges only up-to-date branches");
+        let Object::Commit { tree, .. } = s.objects[&head].clone() else { panic!("not a commit") };
+        let message = format!("Merge pull request #{number} from {}/{}", s.repos[full].owner, pr.head);
+        let merge = s.put(Object::Commit { tree, parents: vec![base, head], message, author: by.into() });
+        let repo = s.repos.get_mut(full).expect("repo");
+        repo.refs.insert(pr.base.clone(), merge.clone());
+        let pr = repo.pulls.iter_mut().find(|p| p.number == number).expect("pull");
+        pr.state = "closed".into();
+        pr.merged = true;
+        merge
     }
 
     /// Installation tokens issued from now on live this many seconds; `expire_tokens` ends the

@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: run the real binary, copy fixtures to temporary
 //! directories, build events; the fake GitHub (`github`) and Jira (`jira`), and the OpenAPI checker
-//! the fakes are held to (`openapi`).
+//! the fakes are held to (`openapi`); the real `driftfix serve` as a child process (`server`).
 
 #![allow(dead_code)]
 
@@ -8,6 +8,7 @@ pub mod db;
 pub mod github;
 pub mod jira;
 pub mod openapi;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
