@@ -266,6 +266,13 @@ impl Worker {
             let reason = format!("`{}` turns rule `{}` off for this repository.", repo::PATH, rule.meta().identifier);
             return Ok(Resolved::State { state: "suppressed", reason });
         }
+        let mut worked = worked;
+        // A finding seen again keeps its ticket line: the body stored and pushed stays the one on GitHub.
+        if let (Some(pr), Some(jira)) = (worked.pr.as_mut(), self.config.jira.as_deref())
+            && let Some(ticket) = self.store.ticket_key(key).await?
+        {
+            pr.body = tickets::with_ticket_line(&pr.body, &ticket, &jira.browse_url(&ticket));
+        }
         let delivery = worked.outcome.risk.map_or(Delivery::Pr, |r| settings.risk.for_risk(r));
         let state = match (worked.outcome.kind, &worked.pr) {
             (OutcomeKind::Fix, None) => return Err(Failure::Job("a fix rendered no pull request".into())),

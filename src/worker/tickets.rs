@@ -86,7 +86,7 @@ impl Worker {
 }
 
 /// The body with `Jira: [KEY](url)` added before the hidden metadata line (which stays last).
-fn with_ticket_line(body: &str, key: &str, url: &str) -> String {
+pub(super) fn with_ticket_line(body: &str, key: &str, url: &str) -> String {
     let line = format!("**Jira:** [{key}]({url})\n\n");
     match body.rfind("<!-- driftfix:") {
         Some(at) => format!("{}{line}{}", &body[..at], &body[at..]),
