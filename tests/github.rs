@@ -377,6 +377,36 @@ fn pull_event(action: &str, merged: bool, number: u64, branch: &str, sender: &st
     })
 }
 
+/// A human's pull request opened or pushed to.
+fn human_pull_event(action: &str, number: u64, branch: &str, head_sha: &str, sender: &str) -> serde_json::Value {
+    serde_json::json!({
+        "action": action, "number": number,
+        "pull_request": {
+            "number": number, "merged": false, "state": "open", "user": { "login": sender, "type": "User" },
+            "head": { "ref": branch, "sha": head_sha },
+        },
+        "repository": { "full_name": REPO }, "sender": { "login": sender, "type": "User" },
+    })
+}
+
+/// A human opens a pull request from `branch` (cut from main, with `files` changed) and GitHub
+/// delivers `pull_request.opened`.
+async fn human_pull(gh: &FakeGitHub, store: &Store, branch: &str, files: &[(&str, Option<&str>)]) -> u64 {
+    gh.branch(REPO, "main", branch);
+    let head = gh.push(REPO, branch, "dana", "change", files);
+    let number = gh.open_pull_as(REPO, branch, "dana", "A change");
+    assert!(
+        deliver(
+            store,
+            "pull_request",
+            &format!("{branch}-opened"),
+            human_pull_event("opened", number, branch, &head, "dana")
+        )
+        .await
+    );
+    number
+}
+
 fn comment_event(number: u64, body: &str, sender: &str) -> serde_json::Value {
     serde_json::json!({
         "action": "created",
@@ -528,6 +558,43 @@ async fn an_expired_acceptance_proposes_the_fix_again() {
 
 /// GitHub's REST description (`@octokit/openapi`, fetched by `.ci/run`), or `None` when skipped on
 /// purpose with `DRIFTFIX_SKIP_GITHUB_SPEC=1`.
+#[tokio::test]
+async fn a_pull_request_changing_the_repo_config_gets_one_validating_comment_kept_current() {
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, false);
+    // A pull request that does not touch the file: one listing of its files, nothing written.
+    let other = human_pull(&gh, &store, "docs", &[("README.md", Some("# infra\n"))]).await;
+    while w.run_once().await.expect("worked") {}
+    assert!(gh.comments(REPO).iter().all(|c| c.issue != other), "no comment on an unrelated pull request");
+
+    let broken = "labels = [\"security\"]\nrules = [\"no-such-rule\"]\nenabled = false\n";
+    let number = human_pull(&gh, &store, "tune-driftfix", &[(".github/driftfix.toml", Some(broken))]).await;
+    while w.run_once().await.expect("worked") {}
+    let comments: Vec<_> = gh.comments(REPO).into_iter().filter(|c| c.issue == number).collect();
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    let body = &comments[0].body;
+    // The unknown rule, `rules` leaving every other rule out, and the off switch.
+    assert!(body.contains("has 3 problems"), "{body}");
+    assert!(body.contains(".github/driftfix.toml:2: `rules` names `no-such-rule`"), "{body}");
+    assert!(body.contains(".github/driftfix.toml:3: `enabled` loosens the server's setting"), "{body}");
+    assert!(body.contains("| `labels` | security |"), "{body}");
+    assert!(body.contains("| `enabled` | yes |"), "the server's value stays: {body}");
+
+    // The author fixes it: the same comment now says the file is valid.
+    let fixed = "labels = [\"security\"]\n\n[risk]\nhigh = \"pr\"\n";
+    let head = gh.push(REPO, "tune-driftfix", "dana", "fix", &[(".github/driftfix.toml", Some(fixed))]);
+    let sync = human_pull_event("synchronize", number, "tune-driftfix", &head, "dana");
+    assert!(deliver(&store, "pull_request", "tune-sync", sync).await);
+    while w.run_once().await.expect("worked") {}
+    let comments: Vec<_> = gh.comments(REPO).into_iter().filter(|c| c.issue == number).collect();
+    assert_eq!(comments.len(), 1, "the bot edits its comment instead of adding one");
+    assert!(comments[0].body.contains(&format!("is valid (at {})", &head[..7])), "{}", comments[0].body);
+    assert!(!comments[0].body.contains("problem"), "{}", comments[0].body);
+    // Asking for more than the server (high-risk fixes as ready pull requests) needs no permission.
+    assert!(comments[0].body.contains("| `risk` | low: pr, medium: pr, high: pr |"), "{}", comments[0].body);
+    assert_only_expected(&gh);
+}
+
 fn github_spec() -> Option<support::openapi::Spec> {
     if std::env::var_os("DRIFTFIX_SKIP_GITHUB_SPEC").is_some() {
         return None;
@@ -569,9 +636,12 @@ async fn every_route_and_answer_of_the_fake_matches_githubs_openapi_description(
     while w.run_once().await.expect("worked") {}
     let app = GitHubApp::new(settings(&gh)).expect("App client");
     let inst = app.installation(&driftfix::github::RepoName::parse(REPO).unwrap()).await.unwrap();
-    let reviewers = serde_json::json!({ "reviewers": ["grace"] });
+    let reviewers = serde_json::json!({ "reviewers": ["grace"], "team_reviewers": ["platform"] });
     let route = format!("/repos/{REPO}/pulls/{}/requested_reviewers", pr.number);
     inst.write::<serde_json::Value>(http::Method::POST, &route, &reviewers).await.expect("reviewers");
+
+    human_pull(&gh, &store, "tune", &[(".github/driftfix.toml", Some("labels = [\"security\"]\n"))]).await;
+    while w.run_once().await.expect("worked") {}
 
     let log = gh.log();
     let mut checked = std::collections::BTreeSet::new();

@@ -226,6 +226,7 @@ impl RepoSettings {
                 let line = e.span().map(|s| line_at(text, s.start));
                 problems.push(Problem::file(line, format!("TOML syntax: {}", e.message())));
             }
+            problems.sort_by_key(|p| p.line);
             return (settings, problems);
         }
         let doc = Doc { text, root: root.get_ref() };
@@ -236,6 +237,41 @@ impl RepoSettings {
         apply.all(&mut settings, file, server_tags);
         problems.sort_by_key(|p| p.line);
         (settings, problems)
+    }
+
+    /// The settings as `(setting, value)` rows, for the comment that validates a change to the file.
+    pub fn summary(&self) -> Vec<(&'static str, String)> {
+        let list = |items: &[String]| if items.is_empty() { "none".to_owned() } else { items.join(", ") };
+        let rules = match &self.rules {
+            None => "all".to_owned(),
+            Some(only) => only.iter().copied().collect::<Vec<_>>().join(", "),
+        };
+        let disabled: Vec<String> = self.disabled_rules.iter().map(|r| (*r).to_owned()).collect();
+        vec![
+            ("enabled", if self.enabled { "yes" } else { "no" }.to_owned()),
+            ("dry_run", if self.dry_run { "yes" } else { "no" }.to_owned()),
+            ("rules", rules),
+            ("disabled_rules", list(&disabled)),
+            ("labels", list(&self.labels)),
+            (
+                "reviewers",
+                if self.reviewers.is_empty() { "from CODEOWNERS".to_owned() } else { self.reviewers.join(", ") },
+            ),
+            ("exemption_tags", self.exemption_tags.as_deref().map_or("the server's".to_owned(), list)),
+            ("jira_project", self.jira_project.clone().unwrap_or_else(|| "the server's".to_owned())),
+            ("github_issues", if self.github_issues { "yes" } else { "no" }.to_owned()),
+            (
+                "risk",
+                format!(
+                    "low: {}, medium: {}, high: {}",
+                    self.risk.low.as_str(),
+                    self.risk.medium.as_str(),
+                    self.risk.high.as_str()
+                ),
+            ),
+            ("pr_concurrent_limit", limit(self.pr_concurrent_limit)),
+            ("pr_hourly_limit", limit(self.pr_hourly_limit)),
+        ]
     }
 
     /// Whether the repository wants this rule (by its identifier).
@@ -393,6 +429,10 @@ impl Apply<'_> {
     fn at(&mut self, path: &[Seg], message: String) {
         self.problems.push(Problem::file(self.doc.line(path), message));
     }
+}
+
+fn limit(n: u32) -> String {
+    if n == 0 { "none".to_owned() } else { n.to_string() }
 }
 
 /// `key=value` specs compared as the policy compares them.

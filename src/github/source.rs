@@ -28,6 +28,50 @@ pub struct Snapshot {
     pub extra: BTreeMap<String, String>,
 }
 
+/// One file of a pull request, as `GET /pulls/{n}/files` lists it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct PullFile {
+    pub filename: String,
+    /// `added`, `removed`, `modified`, `renamed`, `copied`, `changed`, `unchanged`.
+    pub status: String,
+}
+
+/// Pages of pull request files read at most (GitHub lists up to 3,000 files, 100 per page).
+const MAX_FILE_PAGES: usize = 30;
+
+/// The pull request's entry for `path`, when it changes that file.
+pub async fn pull_file(
+    inst: &Installation,
+    repo: &RepoName,
+    number: super::PullNumber,
+    path: &str,
+) -> Result<Option<PullFile>, GitHubError> {
+    for page in 1..=MAX_FILE_PAGES {
+        let route = format!("{}/pulls/{}/files?per_page=100&page={page}", repo.api_path(), number.0);
+        let files: Vec<PullFile> = inst.get(&route).await?;
+        let last = files.len() < 100;
+        if let Some(f) = files.into_iter().find(|f| f.filename == path) {
+            return Ok(Some(f));
+        }
+        if last {
+            break;
+        }
+    }
+    Ok(None)
+}
+
+/// A file's text at a commit (`None`: no such file there, or not UTF-8).
+pub async fn file_at(
+    inst: &Installation,
+    repo: &RepoName,
+    path: &str,
+    commit: &str,
+) -> Result<Option<String>, GitHubError> {
+    let route = format!("{}/contents/{}?ref={}", repo.api_path(), encode_path(path), encode_path(commit));
+    let found: Option<Blob> = inst.get_optional(&route).await?;
+    Ok(found.as_ref().and_then(decode_blob))
+}
+
 /// Blob texts by SHA, bounded in bytes (cleared when full: simpler than LRU, and a cleared cache
 /// only costs re-reads).
 #[derive(Debug)]

@@ -1,7 +1,8 @@
 //! GitHub webhooks the bot acts on, and the `@driftfix` comment commands.
 //!
 //! Intake decides from the payload alone whether an event is work ([`job_kind`]): a pull request on
-//! a bot branch closed or reopened, a comment that mentions the bot (not written by a bot), an
+//! a bot branch closed or reopened, someone else's pull request opened or pushed to (it may change
+//! `.github/driftfix.toml`), a comment that mentions the bot (not written by a bot), an
 //! installation change. The worker parses the stored body again with [`parse`], so a stored event
 //! can be replayed.
 
@@ -16,6 +17,9 @@ pub const MENTION: &str = "@driftfix";
 pub enum Event {
     /// A bot pull request was closed (merged or not) or reopened.
     Pull { repo: String, number: u64, branch: String, action: PullAction, sender: String },
+    /// Someone else's pull request was opened or got new commits: if it changes the repository
+    /// configuration, the bot validates it.
+    PullChanged { repo: String, number: u64, head_sha: String },
     /// A comment on a pull request or issue mentioning the bot.
     Comment { repo: String, number: u64, body: String, sender: String },
     /// The App was installed, removed, or its repositories changed.
@@ -42,6 +46,15 @@ pub fn parse(event: &str, p: &Value) -> Result<Option<Event>, String> {
     match event {
         "pull_request" => {
             let branch = s(&p["pull_request"]["head"]["ref"], "pull_request.head.ref")?;
+            let by_bot = p["pull_request"]["user"]["type"] == "Bot";
+            if matches!(action, "opened" | "synchronize" | "reopened") && !branch.starts_with(BRANCH_PREFIX) && !by_bot
+            {
+                return Ok(Some(Event::PullChanged {
+                    repo: s(&p["repository"]["full_name"], "repository.full_name")?,
+                    number: p["pull_request"]["number"].as_u64().ok_or("pull_request: missing `number`")?,
+                    head_sha: s(&p["pull_request"]["head"]["sha"], "pull_request.head.sha")?,
+                }));
+            }
             let action = match (action, p["pull_request"]["merged"].as_bool()) {
                 ("closed", Some(true)) => PullAction::Merged,
                 ("closed", _) => PullAction::Closed,
@@ -149,6 +162,22 @@ mod tests {
     fn pr(action: &str, merged: bool, branch: &str) -> serde_json::Value {
         json!({ "action": action, "pull_request": { "number": 7, "merged": merged, "head": { "ref": branch } },
                 "repository": { "full_name": "acme/infra" }, "sender": { "login": "carol", "type": "User" } })
+    }
+
+    #[test]
+    fn a_humans_pull_request_opened_or_pushed_to_is_work_and_the_bots_own_is_not() {
+        let mut p = pr("opened", false, "feature/x");
+        p["pull_request"]["head"]["sha"] = json!("abc123");
+        p["pull_request"]["user"] = json!({ "login": "dana", "type": "User" });
+        let changed = Event::PullChanged { repo: "acme/infra".into(), number: 7, head_sha: "abc123".into() };
+        assert_eq!(parse("pull_request", &p).unwrap(), Some(changed));
+        p["action"] = json!("synchronize");
+        assert_eq!(job_kind("pull_request", &p).as_deref(), Some("github:pull_request"));
+        p["action"] = json!("labeled");
+        assert_eq!(job_kind("pull_request", &p), None);
+        p["action"] = json!("opened");
+        p["pull_request"]["user"]["type"] = json!("Bot");
+        assert_eq!(job_kind("pull_request", &p), None, "another bot's pull request");
     }
 
     #[test]

@@ -43,9 +43,20 @@ impl Worker {
         Ok(settings)
     }
 
-    /// `Err(RateLimited)` when opening one more pull request in `repo` would break a limit.
-    pub(super) async fn check_pull_limits(&self, key: &str, repo: &str, s: &RepoSettings) -> Result<(), Failure> {
-        if s.pr_concurrent_limit == 0 && s.pr_hourly_limit == 0 || self.store.pushed_pull(key).await?.is_some() {
+    /// `Err(RateLimited)` when opening one more pull request in `repo` would break a limit. A finding
+    /// that already has its pull request only refreshes it, unless it is being recreated (its earlier
+    /// one was closed), which opens a new one and so counts.
+    pub(super) async fn check_pull_limits(
+        &self,
+        key: &str,
+        repo: &str,
+        s: &RepoSettings,
+        recreate: bool,
+    ) -> Result<(), Failure> {
+        if s.pr_concurrent_limit == 0 && s.pr_hourly_limit == 0 {
+            return Ok(());
+        }
+        if !recreate && self.store.pushed_pull(key).await?.is_some() {
             return Ok(());
         }
         let now = now_ms();

@@ -14,6 +14,7 @@
 //! up by its branch first), so a job retried after a crash finds the pull request it already
 //! opened. The worker never logs event bodies or file contents.
 
+mod config_check;
 mod limits;
 mod tickets;
 mod webhooks;
@@ -282,7 +283,7 @@ impl Worker {
         };
         let pushed = match (&code, &worked.pr) {
             (Code::GitHub { app, snapshot }, Some(pr)) if !settings.dry_run && delivery != Delivery::Ticket => {
-                self.check_pull_limits(key, &snapshot.repo.to_string(), &settings).await?;
+                self.check_pull_limits(key, &snapshot.repo.to_string(), &settings, recreate).await?;
                 let target = Target { app, snapshot, settings: &settings, draft: delivery == Delivery::Draft };
                 Some(self.push(&target, key, &worked.outcome, pr, recreate).await?)
             }

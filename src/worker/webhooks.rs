@@ -32,6 +32,9 @@ impl Worker {
                 }
                 Ok(())
             }
+            Some(Event::PullChanged { repo, number, head_sha }) => {
+                self.check_config_change(&repo, number, &head_sha).await
+            }
             Some(Event::Pull { repo, number, branch, action, sender }) => {
                 let Some(key) = self.store.finding_by_branch(&branch).await? else { return Ok(()) };
                 let n = i64::try_from(number).unwrap_or(i64::MAX);
@@ -113,7 +116,7 @@ impl Worker {
         Ok(())
     }
 
-    fn app(&self) -> Result<&GitHubApp, Failure> {
+    pub(super) fn app(&self) -> Result<&GitHubApp, Failure> {
         self.config.github.as_deref().ok_or_else(|| Failure::Job("no GitHub App is configured".into()))
     }
 

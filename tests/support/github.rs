@@ -48,6 +48,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
     ("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}"),
     ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission"),
+    ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"),
+    ("GET", "/repos/{owner}/{repo}/contents/{path}"),
 ];
 
 /// The test App's id.
@@ -299,6 +301,37 @@ impl FakeGitHub {
         self.lock().repos[full].labels.iter().map(|l| l.1.clone()).collect()
     }
 
+    /// Create `branch` at the head of `from`.
+    pub fn branch(&self, full: &str, from: &str, branch: &str) {
+        let mut s = self.lock();
+        let repo = s.repos.get_mut(full).expect("repo");
+        let head = repo.refs[from].clone();
+        repo.refs.insert(branch.to_owned(), head);
+    }
+
+    /// A pull request opened by a human from `head` onto the default branch. Returns its number.
+    pub fn open_pull_as(&self, full: &str, head: &str, user: &str, title: &str) -> u64 {
+        let mut s = self.lock();
+        let number = s.id() % 100_000;
+        let repo = s.repos.get_mut(full).expect("repo");
+        let base = repo.default_branch.clone();
+        repo.pulls.push(Pull {
+            number,
+            title: title.into(),
+            body: String::new(),
+            head: head.into(),
+            base,
+            draft: false,
+            state: "open".into(),
+            merged: false,
+            labels: Vec::new(),
+            reviewers: Vec::new(),
+            teams: Vec::new(),
+            user: user.into(),
+        });
+        number
+    }
+
     /// Give `user` a permission on the repository.
     pub fn set_permission(&self, full: &str, user: &str, permission: &str) {
         self.lock().repos.get_mut(full).expect("repo").permissions.insert(user.into(), permission.into());
@@ -417,11 +450,12 @@ fn matches(template: &str, path: &str) -> Option<HashMap<String, String>> {
     let p: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let mut params = HashMap::new();
     for (i, seg) in t.iter().enumerate() {
-        if *seg == "{ref}" {
+        // `{ref}` and `{path}` take the rest of the path, slashes included.
+        if *seg == "{ref}" || *seg == "{path}" {
             if i >= p.len() {
                 return None;
             }
-            params.insert("ref".to_owned(), p[i..].join("/"));
+            params.insert(seg[1..seg.len() - 1].to_owned(), p[i..].join("/"));
             return Some(params);
         }
         let got = p.get(i)?;
@@ -661,6 +695,71 @@ fn serve(
             }
             _ => not_found(),
         },
+        ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files") => {
+            let n: u64 = params["pull_number"].parse().unwrap_or(0);
+            let repo = &s.repos[&full];
+            let Some(pr) = repo.pulls.iter().find(|p| p.number == n) else { return not_found() };
+            let (Some(base), Some(head)) = (repo.refs.get(&pr.base), repo.refs.get(&pr.head)) else {
+                return not_found();
+            };
+            let (old, new) = (tree_entries(s, base), tree_entries(s, head));
+            let mut changed: Vec<(String, &str, String)> = Vec::new();
+            for (path, sha) in &new {
+                match old.get(path) {
+                    None => changed.push((path.clone(), "added", sha.clone())),
+                    Some(o) if o != sha => changed.push((path.clone(), "modified", sha.clone())),
+                    Some(_) => {}
+                }
+            }
+            changed.extend(
+                old.iter().filter(|(p, _)| !new.contains_key(*p)).map(|(p, sha)| (p.clone(), "removed", sha.clone())),
+            );
+            changed.sort();
+            let per_page: usize = query.get("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
+            let page: usize = query.get("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+            let items: Vec<Value> = changed
+                .iter()
+                .skip((page - 1) * per_page)
+                .take(per_page)
+                .map(|(path, status, sha)| {
+                    json!({
+                        "sha": sha, "filename": path, "status": status, "additions": 1, "deletions": 1, "changes": 2,
+                        "blob_url": format!("https://github.com/{full}/blob/{sha}/{path}"),
+                        "raw_url": format!("https://github.com/{full}/raw/{sha}/{path}"),
+                        "contents_url": api(&format!("repos/{full}/contents/{path}?ref={sha}")),
+                    })
+                })
+                .collect();
+            (200, Value::Array(items))
+        }
+        ("GET", "/repos/{owner}/{repo}/contents/{path}") => {
+            let path = params["path"].clone();
+            let Some(commit) =
+                query.get("ref").cloned().or_else(|| s.repos[&full].refs.get(&s.repos[&full].default_branch).cloned())
+            else {
+                return not_found();
+            };
+            let commit = s.repos[&full].refs.get(&commit).cloned().unwrap_or(commit);
+            if !matches!(s.objects.get(&commit), Some(Object::Commit { .. })) {
+                return not_found();
+            }
+            let Some(sha) = tree_entries(s, &commit).get(&path).cloned() else { return not_found() };
+            let Some(Object::Blob(b)) = s.objects.get(&sha) else { return not_found() };
+            let name = path.rsplit('/').next().unwrap_or(&path).to_owned();
+            let self_url = api(&format!("repos/{full}/contents/{path}?ref={commit}"));
+            let git_url = api(&format!("repos/{full}/git/blobs/{sha}"));
+            let html_url = format!("https://github.com/{full}/blob/{commit}/{path}");
+            (
+                200,
+                json!({
+                    "type": "file", "encoding": "base64", "size": b.len(), "name": name, "path": path,
+                    "content": base64::engine::general_purpose::STANDARD.encode(b), "sha": sha, "url": self_url,
+                    "git_url": git_url, "html_url": html_url,
+                    "download_url": format!("https://raw.githubusercontent.com/{full}/{commit}/{path}"),
+                    "_links": { "git": git_url, "html": html_url, "self": self_url },
+                }),
+            )
+        }
         ("GET", "/repos/{owner}/{repo}/git/commits/{commit_sha}") => match s.objects.get(&params["commit_sha"]) {
             Some(Object::Commit { .. }) => (200, commit_json(s, &full, &params["commit_sha"])),
             _ => not_found(),
@@ -910,6 +1009,15 @@ fn serve(
     }
 }
 
+/// The files of a commit's tree, path → blob.
+fn tree_entries(s: &State, commit: &str) -> BTreeMap<String, String> {
+    let Some(Object::Commit { tree, .. }) = s.objects.get(commit) else { return BTreeMap::new() };
+    match s.objects.get(tree) {
+        Some(Object::Tree(entries)) => entries.clone(),
+        _ => BTreeMap::new(),
+    }
+}
+
 fn is_ancestor(s: &State, ancestor: &str, of: &str) -> bool {
     let mut todo = vec![of.to_owned()];
     while let Some(c) = todo.pop() {
@@ -1094,7 +1202,7 @@ fn team_json(org: &str, slug: &str) -> Value {
     json!({
         "id": 7000 + slug.len(), "node_id": format!("T_{slug}"), "url": u, "html_url": format!("https://github.com/orgs/{org}/teams/{slug}"),
         "name": slug, "slug": slug, "description": null, "privacy": "closed", "notification_setting": "notifications_enabled",
-        "permission": "pull", "members_url": format!("{u}/members{{/member}}"), "repositories_url": format!("{u}/repos"), "parent": null,
+        "permission": "pull", "members_url": format!("{u}/members{{/member}}"), "repositories_url": format!("{u}/repos"), "parent": null, "type": "organization",
     })
 }
 

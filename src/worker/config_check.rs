@@ -1,0 +1,66 @@
+//! Validating a change to `.github/driftfix.toml` in the pull request that makes it, as triagebot
+//! does for its own configuration: a broken file is cheaper to fix before it lands than after,
+//! when the bot would quietly use the server's values for what it could not read.
+//!
+//! Every pull request opened or pushed to (except the bot's own) is checked for the file with one
+//! request; only a pull request that changes it gets a comment, which the bot edits on each push
+//! instead of adding another.
+
+use super::{Failure, Worker};
+use crate::config::repo::{self, RepoSettings};
+use crate::github::propose::upsert_comment;
+use crate::github::source::{file_at, pull_file};
+use crate::github::{PullNumber, RepoName};
+
+/// The hidden marker of the validation comment.
+const MARKER: &str = "<!-- driftfix:comment:config -->";
+
+impl Worker {
+    /// Comment on pull request `repo#number` if it changes the repository configuration.
+    pub(super) async fn check_config_change(&self, repo: &str, number: u64, head_sha: &str) -> Result<(), Failure> {
+        let app = self.app()?;
+        let name = RepoName::parse(repo).ok_or_else(|| Failure::Job(format!("`{repo}` is not owner/name")))?;
+        let inst = app.installation(&name).await?;
+        let number = PullNumber(number);
+        let Some(change) = pull_file(&inst, &name, number, repo::PATH).await? else { return Ok(()) };
+        let text = if change.status == "removed" { None } else { file_at(&inst, &name, repo::PATH, head_sha).await? };
+        let body = self.config_comment(text.as_deref(), head_sha);
+        upsert_comment(&inst, &name.api_path(), number, MARKER, &body).await?;
+        tracing::info!(repo, pr = number.0, "validated a change to the repository configuration");
+        Ok(())
+    }
+
+    fn config_comment(&self, text: Option<&str>, head_sha: &str) -> String {
+        let short = &head_sha[..head_sha.len().min(7)];
+        let server_tags: Vec<String> = self.config.policy.exemption_tags().iter().map(|t| t.to_string()).collect();
+        let Some(text) = text else {
+            return format!(
+                "{MARKER}\n### driftfix configuration\n\nThis pull request removes `{}` (at {short}): once merged, \
+                 this repository gets the server's settings.\n",
+                repo::PATH
+            );
+        };
+        let (settings, problems) =
+            RepoSettings::resolve(&self.config.repos, self.config.dry_run, &server_tags, Some(text));
+        let mut out = format!("{MARKER}\n### driftfix configuration\n\n");
+        if problems.is_empty() {
+            out.push_str(&format!("`{}` is valid (at {short}). Once merged, this repository gets:\n\n", repo::PATH));
+        } else {
+            let n = problems.len();
+            out.push_str(&format!(
+                "`{}` has {n} problem{} (at {short}). Where a key cannot be used, the server's value applies:\n\n",
+                repo::PATH,
+                if n == 1 { "" } else { "s" }
+            ));
+            for p in &problems {
+                out.push_str(&format!("- {}\n", p.render(Some(repo::PATH))));
+            }
+            out.push_str("\nWith the file as it is, this repository would get:\n\n");
+        }
+        out.push_str("| setting | value |\n| --- | --- |\n");
+        for (key, value) in settings.summary() {
+            out.push_str(&format!("| `{key}` | {} |\n", value.replace('|', "\\|")));
+        }
+        out
+    }
+}
