@@ -627,3 +627,35 @@ async fn a_file_with_a_syntax_error_keeps_the_server_settings_and_says_where() {
     );
     assert_only_expected(&gh);
 }
+
+#[tokio::test]
+async fn a_recreated_pull_request_counts_against_the_concurrent_limit() {
+    let (gh, store, _dir) = setup().await;
+    let repos = RepoDefaults { pr_concurrent_limit: 1, ..RepoDefaults::default() };
+    let (w, (web, _), (bastion, bastion_job)) = two_groups(&gh, &store, repos).await;
+    // The web fix is proposed (the bastion one waits), then closed unmerged: an accepted risk, and
+    // no longer open.
+    assert!(w.run_once().await.expect("worked"));
+    assert!(w.run_once().await.expect("worked"));
+    assert_eq!(state(&store, &bastion).await, "rate-limited");
+    let pr = gh.pulls(REPO)[0].clone();
+    gh.close_pull(REPO, pr.number, false);
+    let closed = serde_json::json!({
+        "action": "closed", "number": pr.number,
+        "pull_request": { "number": pr.number, "merged": false, "head": { "ref": pr.head }, "state": "closed" },
+        "repository": { "full_name": REPO }, "sender": { "login": "erin", "type": "User" },
+    });
+    assert!(deliver(&store, "pull_request", "d-closed", closed).await);
+    work_all(&w).await;
+    assert_eq!(state(&store, &web).await, "accepted-risk");
+    make_due(&store, bastion_job).await;
+    work_all(&w).await;
+    assert_eq!(state(&store, &bastion).await, "proposed", "the closed one no longer counts");
+
+    // `@driftfix recreate` would open a second pull request while the bastion one is open: parked.
+    store.recreate(&web, "erin", 3).await.expect("store").expect("a recreate job");
+    assert!(w.run_once().await.expect("worked"));
+    assert_eq!(state(&store, &web).await, "rate-limited");
+    assert_eq!(gh.pulls(REPO).iter().filter(|p| p.state == "open").count(), 1);
+    assert_only_expected(&gh);
+}
