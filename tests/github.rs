@@ -642,6 +642,12 @@ async fn every_route_and_answer_of_the_fake_matches_githubs_openapi_description(
 
     human_pull(&gh, &store, "tune", &[(".github/driftfix.toml", Some("labels = [\"security\"]\n"))]).await;
     while w.run_once().await.expect("worked") {}
+    // An outcome without a pull request, in a repository that asks for issues.
+    gh.push(REPO, "main", "alice", "issues", &[(".github/driftfix.toml", Some("github_issues = true\n"))]);
+    let unmanaged = support::compliance_event("restricted-ssh", "AWS::EC2::SecurityGroup", "sg-0000dead");
+    record(&store, "unmanaged", &unmanaged).await;
+    while w.run_once().await.expect("worked") {}
+    assert_eq!(gh.issues(REPO).len(), 1);
 
     let log = gh.log();
     let mut checked = std::collections::BTreeSet::new();

@@ -659,3 +659,57 @@ async fn a_recreated_pull_request_counts_against_the_concurrent_limit() {
     assert_eq!(gh.pulls(REPO).iter().filter(|p| p.state == "open").count(), 1);
     assert_only_expected(&gh);
 }
+
+/// Forget the finding's issue number, as if the attempt that opened it had crashed before saying so.
+async fn forget_issue(store: &Store, key: &str) {
+    const SQL: &str = "UPDATE findings SET github_issue = NULL WHERE key = $1";
+    match store {
+        Store::Sqlite(p) => sqlx::query(SQL).bind(key).execute(p).await.map(drop),
+        Store::Postgres(p) => sqlx::query(SQL).bind(key).execute(p).await.map(drop),
+    }
+    .expect("update");
+}
+
+#[tokio::test]
+async fn github_issues_carry_advice_once_and_are_found_again_after_a_crash() {
+    let (gh, store, _dir) = setup().await;
+    repo_config(&gh, "github_issues = true\nlabels = [\"security\"]\n");
+    let w = worker(&store, &gh, RepoDefaults::default(), None);
+    // A group nobody wrote in Terraform: no pull request, an issue with the import block to add.
+    let (key, _) = record(&store, "sg-console", &ssh_event_on("console-made", "sg-0000dead")).await;
+    work_all(&w).await;
+    assert_eq!(state(&store, &key).await, "no-match");
+    assert!(gh.pulls(REPO).is_empty());
+    let issues = gh.issues(REPO);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let issue = &issues[0];
+    assert_eq!(issue.labels, ["driftfix", "security"]);
+    assert!(issue.title.starts_with("driftfix: restricted-ssh on "), "{}", issue.title);
+    assert!(issue.body.contains("import {"), "{}", issue.body);
+    assert!(
+        issue.body.ends_with(&format!("<!-- driftfix: {{\"key\": \"{key}\", \"version\": 1}} -->\n")),
+        "{}",
+        issue.body
+    );
+    let detail = store.finding_detail(&key).await.unwrap().unwrap();
+    assert!(detail.audit.iter().any(|a| a.action == "github_issue.linked"));
+
+    // Seen again: the stored number answers, GitHub is not even asked.
+    let before = gh.log().len();
+    record(&store, "sg-console-2", &ssh_event_on("console-made", "sg-0000dead")).await;
+    work_all(&w).await;
+    assert!(gh.log()[before..].iter().all(|l| l.template != Some("/repos/{owner}/{repo}/issues")));
+    // The number lost (a crash between GitHub and the store): found by its metadata, not remade.
+    forget_issue(&store, &key).await;
+    record(&store, "sg-console-3", &ssh_event_on("console-made", "sg-0000dead")).await;
+    work_all(&w).await;
+    assert_eq!(gh.issues(REPO).len(), 1, "still one issue");
+    assert_only_expected(&gh);
+
+    // A repository that does not ask gets none.
+    let (gh2, store2, _dir2) = setup().await;
+    let w2 = worker(&store2, &gh2, RepoDefaults::default(), None);
+    record(&store2, "sg-console", &ssh_event_on("console-made", "sg-0000dead")).await;
+    work_all(&w2).await;
+    assert!(gh2.issues(REPO).is_empty());
+}

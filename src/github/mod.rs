@@ -21,6 +21,7 @@
 
 pub mod client;
 pub mod codeowners;
+pub mod issues;
 pub mod propose;
 pub mod source;
 pub mod webhook;

@@ -40,6 +40,29 @@ impl Store {
         })
     }
 
+    /// The GitHub issue opened for the finding, once it exists.
+    pub async fn github_issue(&self, key: &str) -> Result<Option<i64>, StoreError> {
+        const SQL: &str = "SELECT github_issue FROM findings WHERE key = $1";
+        let found: Option<Option<i64>> =
+            on_pool!(self, p => sqlx::query_scalar(SQL).bind(key).fetch_optional(p).await?);
+        Ok(found.flatten())
+    }
+
+    /// Remember the finding's GitHub issue (and audit it the first time).
+    pub async fn set_github_issue(&self, key: &str, repo: &str, number: i64, url: &str) -> Result<(), StoreError> {
+        const SET: &str =
+            "UPDATE findings SET github_issue = $1 WHERE key = $2 AND (github_issue IS NULL OR github_issue <> $1)";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if sqlx::query(SET).bind(number).bind(key).execute(&mut *tx).await?.rows_affected() == 1 {
+                let detail = json!({ "repo": repo, "number": number, "url": url }).to_string();
+                sqlx::query(AUDIT).bind(now_ms()).bind(key).bind("driftfix").bind("github_issue.linked").bind(detail).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     /// The finding whose proposal lives on `branch`.
     pub async fn finding_by_branch(&self, branch: &str) -> Result<Option<String>, StoreError> {
         const SQL: &str = "SELECT finding_key FROM proposals WHERE branch = $1";

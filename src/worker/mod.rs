@@ -23,6 +23,7 @@ use crate::catalog::{self, Params};
 use crate::config::Route;
 use crate::config::repo::{self, Delivery, RepoDefaults, RepoSettings};
 use crate::finding::{Finding, parse_event};
+use crate::github::issues::{IssueRequest, ensure_issue};
 use crate::github::{GitHubApp, GitHubError, Label, Proposal, Proposed, Snapshot, codeowners};
 use crate::metrics::Metrics;
 use crate::policy::Policy;
@@ -82,8 +83,9 @@ pub struct Worker {
 struct Worked {
     outcome: Outcome,
     pr: Option<PullRequest>,
-    /// The ticket's summary and Markdown description, when the outcome gets a ticket.
-    ticket: Option<(String, String)>,
+    /// The summary and Markdown description of the outcome's ticket (and GitHub issue), for the
+    /// outcomes that get one.
+    text: Option<(String, String)>,
 }
 
 /// Where a route's code comes from, loaded for one job.
@@ -253,10 +255,9 @@ impl Worker {
             Code::Local => None,
             Code::GitHub { snapshot, .. } => Some(snapshot.clone()),
         };
-        let wants_ticket = self.config.jira.is_some() && !settings.dry_run;
         let worked = tokio::task::spawn_blocking(move || {
             let engine = Engine { route: &route, fetched: sources.as_ref(), config: &config, policy: &policy };
-            engine.run(&finding, rule_override.as_deref(), wants_ticket)
+            engine.run(&finding, rule_override.as_deref())
         })
         .await
         .map_err(|e| Failure::Job(format!("engine task failed: {e}")))?
@@ -290,7 +291,15 @@ impl Worker {
             _ => None,
         };
         let state = pushed.as_ref().map_or(state, |(_, s)| s);
-        let ticket = worked.ticket.map(|(summary, description)| {
+        if let (Code::GitHub { app, snapshot }, Some((title, body)), None) = (&code, &worked.text, &pushed)
+            && settings.github_issues
+            && !settings.dry_run
+            && (worked.outcome.kind != OutcomeKind::Fix || state == "ticket-only")
+        {
+            self.open_issue(app, &snapshot.repo, key, title, body, &settings.labels).await?;
+        }
+        let wants_ticket = self.config.jira.is_some() && !settings.dry_run;
+        let ticket = worked.text.filter(|_| wants_ticket).map(|(summary, description)| {
             let mut payload = serde_json::json!({ "action": "open", "summary": summary, "description": description });
             if let Some(project) = &settings.jira_project {
                 payload["project"] = serde_json::json!(project);
@@ -304,6 +313,28 @@ impl Worker {
             pushed: pushed.map(|(p, _)| p),
             ticket,
         })
+    }
+
+    /// Make sure the finding has its GitHub issue (repository config `github_issues = true`).
+    async fn open_issue(
+        &self,
+        app: &GitHubApp,
+        repo: &crate::github::RepoName,
+        key: &str,
+        title: &str,
+        body: &str,
+        labels: &[String],
+    ) -> Result<(), Failure> {
+        let known = self.store.github_issue(key).await?.and_then(|n| u64::try_from(n).ok());
+        let inst = app.installation(repo).await?;
+        let req = IssueRequest { finding_key: key, title, body, labels, known };
+        let issue = ensure_issue(&inst, repo, &req).await?;
+        if issue.opened {
+            tracing::info!(repo = %repo, issue = issue.number, "opened a GitHub issue");
+        }
+        let number = i64::try_from(issue.number).unwrap_or(i64::MAX);
+        self.store.set_github_issue(key, &repo.to_string(), number, &issue.url).await?;
+        Ok(())
     }
 
     /// The stored raw event a job works on (its payload's `event_id`).
@@ -538,7 +569,7 @@ struct Engine<'a> {
 impl Engine<'_> {
     /// Load the repository (from disk, or the files GitHub gave) and state, remediate, render. Runs
     /// on a blocking thread.
-    fn run(&self, finding: &Finding, rule: Option<&str>, wants_ticket: bool) -> Result<Worked, String> {
+    fn run(&self, finding: &Finding, rule: Option<&str>) -> Result<Worked, String> {
         let route = self.route;
         let (ws, state) = match self.fetched {
             None => {
@@ -569,8 +600,8 @@ impl Engine<'_> {
         let outcome = remediate(&req).map_err(|e| e.to_string())?;
         let templates = &self.config.templates;
         let pr = templates.pull_request(finding, &outcome).map_err(|e| e.to_string())?;
-        let ticket = match outcome.kind {
-            OutcomeKind::Fix | OutcomeKind::Advice | OutcomeKind::DriftOnly | OutcomeKind::NoMatch if wants_ticket => {
+        let text = match outcome.kind {
+            OutcomeKind::Fix | OutcomeKind::Advice | OutcomeKind::DriftOnly | OutcomeKind::NoMatch => {
                 let what = outcome
                     .rule
                     .map(|r| r.meta().name.to_owned())
@@ -585,7 +616,7 @@ impl Engine<'_> {
             }
             _ => None,
         };
-        Ok(Worked { outcome, pr, ticket })
+        Ok(Worked { outcome, pr, text })
     }
 }
 

@@ -50,6 +50,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission"),
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"),
     ("GET", "/repos/{owner}/{repo}/contents/{path}"),
+    ("GET", "/repos/{owner}/{repo}/issues"),
+    ("POST", "/repos/{owner}/{repo}/issues"),
 ];
 
 /// The test App's id.
@@ -129,6 +131,17 @@ pub struct Pull {
     pub user: String,
 }
 
+/// An issue (not a pull request).
+#[derive(Debug, Clone)]
+pub struct Issue {
+    pub number: u64,
+    pub title: String,
+    pub body: String,
+    pub labels: Vec<String>,
+    pub state: String,
+    pub user: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Comment {
     pub id: u64,
@@ -150,6 +163,7 @@ struct Repo {
     comments: Vec<Comment>,
     /// Collaborator permissions (`admin`, `write`, `read`); anyone else reads.
     permissions: BTreeMap<String, String>,
+    issues: Vec<Issue>,
 }
 
 #[derive(Debug, Default)]
@@ -219,6 +233,7 @@ impl FakeGitHub {
             labels: Vec::new(),
             comments: Vec::new(),
             permissions: BTreeMap::new(),
+            issues: Vec::new(),
         };
         s.repos.insert(full.to_owned(), repo);
     }
@@ -330,6 +345,11 @@ impl FakeGitHub {
             user: user.into(),
         });
         number
+    }
+
+    /// The repository's issues.
+    pub fn issues(&self, full: &str) -> Vec<Issue> {
+        self.lock().repos[full].issues.clone()
     }
 
     /// Give `user` a permission on the repository.
@@ -760,6 +780,55 @@ fn serve(
                 }),
             )
         }
+        ("GET", "/repos/{owner}/{repo}/issues") => {
+            // Pull requests are issues too, and GitHub lists them here; so does the fake.
+            let repo = &s.repos[&full];
+            let state = query.get("state").map_or("open", String::as_str);
+            let wanted: Vec<&str> = query.get("labels").map(|l| l.split(',').collect()).unwrap_or_default();
+            let keep = |st: &str, labels: &[String]| {
+                (state == "all" || st == state) && wanted.iter().all(|w| labels.iter().any(|l| l == w))
+            };
+            let mut items: Vec<(u64, Value)> = repo
+                .issues
+                .iter()
+                .filter(|i| keep(&i.state, &i.labels))
+                .map(|i| (i.number, issue_json(repo, i)))
+                .chain(repo.pulls.iter().filter(|p| keep(&p.state, &p.labels)).map(|p| {
+                    let mut v = issue_json(repo, &Issue { number: p.number, title: p.title.clone(), body: p.body.clone(), labels: p.labels.clone(), state: p.state.clone(), user: p.user.clone() });
+                    v["pull_request"] = json!({ "url": api(&format!("repos/{full}/pulls/{}", p.number)), "html_url": format!("https://github.com/{full}/pull/{}", p.number), "diff_url": null, "patch_url": null });
+                    (p.number, v)
+                }))
+                .collect();
+            items.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
+            let per_page: usize = query.get("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
+            let page: usize = query.get("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+            (200, Value::Array(items.into_iter().skip((page - 1) * per_page).take(per_page).map(|(_, v)| v).collect()))
+        }
+        ("POST", "/repos/{owner}/{repo}/issues") => {
+            let Some(title) = body["title"].as_str().filter(|t| !t.is_empty()) else {
+                return invalid("title is required");
+            };
+            let labels: Vec<String> =
+                body["labels"].as_array().into_iter().flatten().filter_map(|l| l.as_str().map(str::to_owned)).collect();
+            for name in &labels {
+                if !s.repos[&full].labels.iter().any(|l| &l.1 == name) {
+                    let id = s.id();
+                    s.repos.get_mut(&full).expect("repo").labels.push((id, name.clone(), "ededed".into(), None));
+                }
+            }
+            let number = s.id() % 100_000;
+            let issue = Issue {
+                number,
+                title: title.into(),
+                body: body["body"].as_str().unwrap_or_default().into(),
+                labels,
+                state: "open".into(),
+                user: BOT_LOGIN.into(),
+            };
+            let repo = s.repos.get_mut(&full).expect("repo");
+            repo.issues.push(issue.clone());
+            (201, issue_json(repo, &issue))
+        }
         ("GET", "/repos/{owner}/{repo}/git/commits/{commit_sha}") => match s.objects.get(&params["commit_sha"]) {
             Some(Object::Commit { .. }) => (200, commit_json(s, &full, &params["commit_sha"])),
             _ => not_found(),
@@ -1185,6 +1254,21 @@ fn commit_json(s: &State, full: &str, key: &str) -> Value {
 
 fn label_json(full: &str, l: &(u64, String, String, Option<String>)) -> Value {
     json!({ "id": l.0, "node_id": format!("L_{}", l.0), "url": api(&format!("repos/{full}/labels/{}", l.1)), "name": l.1, "color": l.2, "description": l.3, "default": false })
+}
+
+fn issue_json(r: &Repo, i: &Issue) -> Value {
+    let full = format!("{}/{}", r.owner, r.name);
+    let u = api(&format!("repos/{full}/issues/{}", i.number));
+    let labels: Vec<Value> =
+        i.labels.iter().filter_map(|n| r.labels.iter().find(|l| &l.1 == n)).map(|l| label_json(&full, l)).collect();
+    json!({
+        "id": i.number + 8_000_000, "node_id": format!("I_{}", i.number), "url": u, "repository_url": api(&format!("repos/{full}")),
+        "labels_url": format!("{u}/labels{{/name}}"), "comments_url": format!("{u}/comments"), "events_url": format!("{u}/events"),
+        "html_url": format!("https://github.com/{full}/issues/{}", i.number), "number": i.number, "state": i.state,
+        "title": i.title, "body": i.body, "user": user_json(&i.user), "labels": labels, "assignee": null, "assignees": [],
+        "milestone": null, "locked": false, "comments": 0, "created_at": "2026-11-01T00:00:00Z",
+        "updated_at": "2026-11-01T00:00:00Z", "closed_at": null, "author_association": "NONE",
+    })
 }
 
 fn comment_json(full: &str, c: &Comment) -> Value {
