@@ -1,9 +1,12 @@
 //! Helpers shared by the integration tests: run the real binary, copy fixtures to temporary
-//! directories, build events; the fake GitHub (`github`) and Jira (`jira`), and the OpenAPI checker
-//! the fakes are held to (`openapi`); the real `driftfix serve` as a child process (`server`).
+//! directories, build events; the fake GitHub (`github`), Jira (`jira`) and AWS Config (`aws_config`),
+//! and the checkers the fakes are held to (`openapi`, `botocore`); the real `driftfix serve` as a
+//! child process (`server`).
 
 #![allow(dead_code)]
 
+pub mod aws_config;
+pub mod botocore;
 pub mod db;
 pub mod github;
 pub mod jira;
