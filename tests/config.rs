@@ -70,6 +70,7 @@ fn the_example_file_is_valid_and_sets_every_key() {
             "github",
             "jira",
             "policy",
+            "repos",
             "routes"
         ])
     );
@@ -93,14 +94,30 @@ fn the_example_file_is_valid_and_sets_every_key() {
             "s3_kms_key_id",
             "s3_log_bucket",
             "s3_log_prefix",
-            "rds_backup_retention_days"
+            "rds_backup_retention_days",
+            "exemption_tags"
         ])
     );
+    let repos = doc["repos"].as_table().unwrap();
+    assert_eq!(
+        keys(repos),
+        set(&[
+            "allowed_overrides",
+            "labels",
+            "reviewers",
+            "github_issues",
+            "pr_concurrent_limit",
+            "pr_hourly_limit",
+            "risk"
+        ])
+    );
+    assert_eq!(keys(repos["risk"].as_table().unwrap()), set(&["low", "medium", "high"]));
+    assert_eq!(c.repos, driftfix::config::repo::RepoDefaults::default(), "the example shows the defaults");
     let route = doc["routes"].as_array().unwrap()[0].as_table().unwrap();
     assert_eq!(keys(route), set(&["name", "accounts", "regions", "resource_tags", "repo", "paths", "state"]));
     // The [policy] table is exactly what `driftfix remediate --policy` reads.
     let policy_text =
-        text.split_once("\n[policy]\n").unwrap().1.split_once("\n[[routes]]").unwrap().0.replace("[policy.", "[");
+        text.split_once("\n[policy]\n").unwrap().1.split_once("\n[repos]").unwrap().0.replace("[policy.", "[");
     assert_eq!(driftfix::policy::Policy::from_toml(&policy_text).unwrap(), c.policy);
 }
 
@@ -859,4 +876,14 @@ fn jira_needs_its_token_project_and_for_cloud_an_email() {
     assert!(!format!("{c:?} {client:?}").contains("pat-SECRET"));
     let e = Config::from_toml("[jira]\nurl = \"x\"\nflavor = \"server\"\n").unwrap_err().to_string();
     assert!(e.contains("flavor"), "{e}");
+}
+
+#[test]
+fn repos_overrides_must_be_known_keys_with_their_line() {
+    let err = Config::from_toml("[repos]\nallowed_overrides = [\"rules\", \"everything\"]\n").unwrap_err();
+    let lines = err.lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("line 2:") && lines[0].contains("everything"), "{lines:?}");
+    let ok = Config::from_toml("[repos]\nallowed_overrides = [\"rules\", \"limits\"]\npr_hourly_limit = 3\n").unwrap();
+    assert_eq!(ok.repos.pr_hourly_limit, 3);
 }

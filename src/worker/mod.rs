@@ -298,6 +298,12 @@ impl Worker {
         {
             self.open_issue(app, &snapshot.repo, key, title, body, &settings.labels).await?;
         }
+        if state == "ticket-only" && self.config.jira.is_none() && !settings.github_issues {
+            tracing::warn!(
+                repo = route_repo(&code),
+                "a fix routed to a ticket, but neither Jira nor GitHub issues are on: it is only in the store"
+            );
+        }
         let wants_ticket = self.config.jira.is_some() && !settings.dry_run;
         let ticket = worked.text.filter(|_| wants_ticket).map(|(summary, description)| {
             let mut payload = serde_json::json!({ "action": "open", "summary": summary, "description": description });
@@ -433,6 +439,14 @@ fn code_owners(snapshot: &Snapshot, files: &[(String, String)]) -> Vec<String> {
         .into_iter()
         .chain(found.teams.into_iter().map(|slug| format!("{}/{slug}", snapshot.repo.owner)))
         .collect()
+}
+
+/// The repository a job's code came from, for logs.
+fn route_repo(code: &Code) -> String {
+    match code {
+        Code::Local => "a local directory".to_owned(),
+        Code::GitHub { snapshot, .. } => snapshot.repo.to_string(),
+    }
 }
 
 /// Where a pull request goes, and how.
