@@ -12,25 +12,18 @@ use driftfix::store::Store;
 use driftfix::worker::{Worker, WorkerConfig};
 use std::sync::Arc;
 use std::time::Duration;
-use support::github::{APP_ID, BOT_LOGIN, FakeGitHub, app_key};
+use support::github::{APP_ID, BOT_LOGIN, FakeGitHub, deliver};
 use support::jira::FakeJira;
 use support::{example_event, examples, files_of, record};
 
 const REPO: &str = "acme/infra";
-
-fn settings(gh: &FakeGitHub) -> GitHubSettings {
-    let mut s = GitHubSettings::new(APP_ID, app_key().0.clone().into(), &gh.url);
-    s.retry_base = Duration::from_millis(10);
-    s.max_inline_wait = Duration::from_secs(2);
-    s
-}
 
 fn worker(store: &Store, gh: &FakeGitHub, dry_run: bool) -> Worker {
     worker_with(store, gh, dry_run, None)
 }
 
 fn worker_with(store: &Store, gh: &FakeGitHub, dry_run: bool, jira: Option<&FakeJira>) -> Worker {
-    let app = GitHubApp::new(settings(gh)).expect("App client");
+    let app = GitHubApp::new(gh.app_settings()).expect("App client");
     let jira = jira.map(|j| Arc::new(driftfix::jira::JiraClient::new(j.config()).expect("Jira client")));
     let route = Route {
         name: "infra".into(),
@@ -320,7 +313,7 @@ async fn an_installation_token_revoked_mid_run_is_replaced() {
 #[tokio::test]
 async fn a_repository_without_the_app_fails_the_job_with_a_clear_error() {
     let (gh, _store, _dir) = setup().await;
-    let app = GitHubApp::new(settings(&gh)).expect("App client");
+    let app = GitHubApp::new(gh.app_settings()).expect("App client");
     let missing = driftfix::github::RepoName::parse("acme/elsewhere").unwrap();
     let err = app.snapshot(&missing, &[]).await.expect_err("not installed");
     assert!(err.to_string().contains("not installed on acme/elsewhere"), "{err}");
@@ -338,7 +331,7 @@ async fn a_wrong_private_key_is_refused_by_github_and_never_printed() {
         "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
         base64::engine::general_purpose::STANDARD.encode(der.as_ref())
     );
-    let mut s = settings(&gh);
+    let mut s = gh.app_settings();
     s.private_key = pem.clone().into();
     let app = GitHubApp::new(s).expect("a well-formed key");
     let err = app.snapshot(&driftfix::github::RepoName::parse(REPO).unwrap(), &[]).await.expect_err("bad signature");
@@ -352,22 +345,6 @@ async fn a_wrong_private_key_is_refused_by_github_and_never_printed() {
 
 // ---------------------------------------------------------------------------------------------
 // Webhooks: recorded as intake records them, worked by the worker.
-
-/// Record a webhook delivery the way `POST /webhooks/github` does (after its signature check).
-async fn deliver(store: &Store, event: &str, delivery: &str, payload: serde_json::Value) -> bool {
-    use driftfix::store::{NewEvent, Recorded};
-    let kind = driftfix::github::webhook::job_kind(event, &payload);
-    let body = payload.to_string();
-    let ev = NewEvent {
-        source: "github",
-        dedup_id: delivery,
-        body: &body,
-        finding: None,
-        job_kind: kind.as_deref(),
-        max_attempts: 3,
-    };
-    matches!(store.record_event(&ev).await.expect("recorded"), Recorded::New { job_id: Some(_), .. })
-}
 
 fn pull_event(action: &str, merged: bool, number: u64, branch: &str, sender: &str) -> serde_json::Value {
     serde_json::json!({
@@ -634,7 +611,7 @@ async fn every_route_and_answer_of_the_fake_matches_githubs_openapi_description(
     gh.push(REPO, &pr.head, "bob", "mine", &[("main.tf", Some("# bob\n"))]);
     assert!(deliver(&store, "issue_comment", "c-3", comment_event(pr.number, "@driftfix recreate", "grace")).await);
     while w.run_once().await.expect("worked") {}
-    let app = GitHubApp::new(settings(&gh)).expect("App client");
+    let app = GitHubApp::new(gh.app_settings()).expect("App client");
     let inst = app.installation(&driftfix::github::RepoName::parse(REPO).unwrap()).await.unwrap();
     let reviewers = serde_json::json!({ "reviewers": ["grace"], "team_reviewers": ["platform"] });
     let route = format!("/repos/{REPO}/pulls/{}/requested_reviewers", pr.number);

@@ -12,13 +12,13 @@ mod support;
 
 use driftfix::config::Route;
 use driftfix::config::repo::{Override, RepoDefaults};
-use driftfix::github::{GitHubApp, GitHubSettings};
+use driftfix::github::GitHubApp;
 use driftfix::policy::Policy;
 use driftfix::store::Store;
 use driftfix::worker::{Worker, WorkerConfig};
 use std::sync::Arc;
 use std::time::Duration;
-use support::github::{APP_ID, FakeGitHub, app_key};
+use support::github::{FakeGitHub, deliver};
 use support::jira::{FakeJira, OTHER_PROJECT, PROJECT};
 use support::{example_event, examples, files_of, record};
 
@@ -30,16 +30,9 @@ const REVIEWERS_ROUTE: &str = "/repos/{owner}/{repo}/pulls/{pull_number}/request
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-fn settings(gh: &FakeGitHub) -> GitHubSettings {
-    let mut s = GitHubSettings::new(APP_ID, app_key().0.clone().into(), &gh.url);
-    s.retry_base = Duration::from_millis(10);
-    s.max_inline_wait = Duration::from_secs(2);
-    s
-}
-
 /// A worker with one route to [`REPO`], the default policy and the given `[repos]` table.
 fn worker(store: &Store, gh: &FakeGitHub, repos: RepoDefaults, jira: Option<&FakeJira>) -> Worker {
-    let app = GitHubApp::new(settings(gh)).expect("App client");
+    let app = GitHubApp::new(gh.app_settings()).expect("App client");
     let jira = jira.map(|j| Arc::new(driftfix::jira::JiraClient::new(j.config()).expect("Jira client")));
     let route = Route {
         name: "infra".into(),
@@ -160,22 +153,6 @@ fn assert_only_expected(gh: &FakeGitHub) {
 
 fn assert_jira_expected(jira: &FakeJira) {
     assert!(jira.unexpected().is_empty(), "requests the fake Jira does not serve: {:?}", jira.unexpected());
-}
-
-/// Record a webhook delivery the way `POST /webhooks/github` does (after its signature check).
-async fn deliver(store: &Store, event: &str, delivery: &str, payload: serde_json::Value) -> bool {
-    use driftfix::store::{NewEvent, Recorded};
-    let kind = driftfix::github::webhook::job_kind(event, &payload);
-    let body = payload.to_string();
-    let ev = NewEvent {
-        source: "github",
-        dedup_id: delivery,
-        body: &body,
-        finding: None,
-        job_kind: kind.as_deref(),
-        max_attempts: 3,
-    };
-    matches!(store.record_event(&ev).await.expect("recorded"), Recorded::New { job_id: Some(_), .. })
 }
 
 fn merged_event(number: u64, branch: &str, sender: &str) -> serde_json::Value {

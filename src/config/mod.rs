@@ -496,16 +496,7 @@ const MAX_ROUNDS: usize = 200;
 /// Parse, decode, override from the environment, check.
 fn build(text: &str, env: &[(String, String)]) -> Result<Config, Vec<Problem>> {
     let mut problems = Vec::new();
-    let (root, syntax) = DeTable::parse_recoverable(text);
-    if !syntax.is_empty() {
-        // The recovered tree of a broken document would only add confusing follow-on errors.
-        for e in &syntax {
-            let line = e.span().map(|s| line_at(text, s.start));
-            problems.push(Problem::file(line, format!("TOML syntax: {}", e.message())));
-        }
-        problems.sort_by_key(|p| p.line);
-        return Err(problems);
-    }
+    let root = parse(text)?;
     let doc = Doc { text, root: root.get_ref() };
     let (mut config, route_index) = decode(&doc, root.clone(), &mut problems);
     let from_env = apply_env(&mut config, env, &mut problems);
@@ -518,6 +509,21 @@ fn build(text: &str, env: &[(String, String)]) -> Result<Config, Vec<Problem>> {
         problems.sort_by_key(|p| (p.env.is_some(), p.line.unwrap_or(0)));
         Err(problems)
     }
+}
+
+/// Parse a document into toml's spanned tree; syntax errors in line order. The recovered tree of a
+/// broken document would only add confusing follow-on errors, so it is not decoded.
+fn parse(text: &str) -> Result<Spanned<DeTable<'_>>, Vec<Problem>> {
+    let (root, syntax) = DeTable::parse_recoverable(text);
+    if syntax.is_empty() {
+        return Ok(root);
+    }
+    let mut problems: Vec<Problem> = syntax
+        .iter()
+        .map(|e| Problem::file(e.span().map(|s| line_at(text, s.start)), format!("TOML syntax: {}", e.message())))
+        .collect();
+    problems.sort_by_key(|p| p.line);
+    Err(problems)
 }
 
 /// The parsed document, for finding the line of a key.

@@ -13,12 +13,12 @@
 //!   seen before they land.
 //! - **Nothing is silently ignored**: unknown keys are errors (`deny_unknown_fields`).
 
-use super::{Doc, Problem, Seg, Where, decode_value, line_at};
+use super::{Doc, Problem, Seg, Where, decode_value};
 use crate::catalog::{self, Risk};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use toml::Spanned;
-use toml::de::{DeTable, DeValue};
+use toml::de::DeValue;
 
 /// Where the repository configuration lives, relative to the repository root.
 pub const PATH: &str = ".github/driftfix.toml";
@@ -219,16 +219,11 @@ impl RepoSettings {
     ) -> (RepoSettings, Vec<Problem>) {
         let mut settings = RepoSettings::server(defaults, dry_run);
         let Some(text) = text else { return (settings, Vec::new()) };
+        let root = match super::parse(text) {
+            Ok(root) => root,
+            Err(problems) => return (settings, problems),
+        };
         let mut problems = Vec::new();
-        let (root, syntax) = DeTable::parse_recoverable(text);
-        if !syntax.is_empty() {
-            for e in &syntax {
-                let line = e.span().map(|s| line_at(text, s.start));
-                problems.push(Problem::file(line, format!("TOML syntax: {}", e.message())));
-            }
-            problems.sort_by_key(|p| p.line);
-            return (settings, problems);
-        }
         let doc = Doc { text, root: root.get_ref() };
         let span = root.span();
         let top = Spanned::new(span, DeValue::Table(root.get_ref().clone()));

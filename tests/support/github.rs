@@ -1349,3 +1349,30 @@ fn pull_json(r: &Repo, p: &Pull, full_pull: bool) -> Value {
     }
     v
 }
+
+impl FakeGitHub {
+    /// Settings for the real App client pointed at this fake, with short retry waits for tests.
+    pub fn app_settings(&self) -> driftfix::github::GitHubSettings {
+        let mut s = driftfix::github::GitHubSettings::new(APP_ID, app_key().0.clone().into(), &self.url);
+        s.retry_base = std::time::Duration::from_millis(10);
+        s.max_inline_wait = std::time::Duration::from_secs(2);
+        s
+    }
+}
+
+/// Record a webhook delivery the way `POST /webhooks/github` does (after its signature check).
+/// `true` when it queued a job.
+pub async fn deliver(store: &driftfix::store::Store, event: &str, delivery: &str, payload: Value) -> bool {
+    use driftfix::store::{NewEvent, Recorded};
+    let kind = driftfix::github::webhook::job_kind(event, &payload);
+    let body = payload.to_string();
+    let ev = NewEvent {
+        source: "github",
+        dedup_id: delivery,
+        body: &body,
+        finding: None,
+        job_kind: kind.as_deref(),
+        max_attempts: 3,
+    };
+    matches!(store.record_event(&ev).await.expect("recorded"), Recorded::New { job_id: Some(_), .. })
+}
