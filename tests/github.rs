@@ -5,12 +5,9 @@
 
 mod support;
 
-use driftfix::config::Route;
 use driftfix::github::{GitHubApp, GitHubSettings};
-use driftfix::policy::Policy;
 use driftfix::store::Store;
-use driftfix::worker::{Worker, WorkerConfig};
-use std::sync::Arc;
+use driftfix::worker::Worker;
 use std::time::Duration;
 use support::github::{APP_ID, BOT_LOGIN, FakeGitHub, deliver};
 use support::jira::FakeJira;
@@ -23,29 +20,10 @@ fn worker(store: &Store, gh: &FakeGitHub, dry_run: bool) -> Worker {
 }
 
 fn worker_with(store: &Store, gh: &FakeGitHub, dry_run: bool, jira: Option<&FakeJira>) -> Worker {
-    let app = GitHubApp::new(gh.app_settings()).expect("App client");
-    let jira = jira.map(|j| Arc::new(driftfix::jira::JiraClient::new(j.config()).expect("Jira client")));
-    let route = Route {
-        name: "infra".into(),
-        accounts: Vec::new(),
-        regions: Vec::new(),
-        resource_tags: Default::default(),
-        repo: REPO.into(),
-        paths: Vec::new(),
-        state: Vec::new(),
-    };
-    let config = WorkerConfig {
-        routes: vec![route],
-        policy: Policy::default(),
-        lease_ms: 60_000,
-        poll_interval: Duration::from_millis(20),
-        dry_run,
-        templates: Arc::new(driftfix::render::Templates::builtin().expect("templates")),
-        github: Some(Arc::new(app)),
-        jira,
-        repos: Default::default(),
-    };
-    Worker::new(store.clone(), config)
+    Worker::new(
+        store.clone(),
+        support::github::worker_config(gh, REPO, dry_run, jira.map(FakeJira::config), Default::default()),
+    )
 }
 
 async fn setup() -> (FakeGitHub, Store, tempfile::TempDir) {

@@ -10,14 +10,9 @@
 
 mod support;
 
-use driftfix::config::Route;
 use driftfix::config::repo::{Override, RepoDefaults};
-use driftfix::github::GitHubApp;
-use driftfix::policy::Policy;
 use driftfix::store::Store;
-use driftfix::worker::{Worker, WorkerConfig};
-use std::sync::Arc;
-use std::time::Duration;
+use driftfix::worker::Worker;
 use support::github::{FakeGitHub, deliver};
 use support::jira::{FakeJira, OTHER_PROJECT, PROJECT};
 use support::{example_event, examples, files_of, record};
@@ -32,29 +27,7 @@ const REVIEWERS_ROUTE: &str = "/repos/{owner}/{repo}/pulls/{pull_number}/request
 
 /// A worker with one route to [`REPO`], the default policy and the given `[repos]` table.
 fn worker(store: &Store, gh: &FakeGitHub, repos: RepoDefaults, jira: Option<&FakeJira>) -> Worker {
-    let app = GitHubApp::new(gh.app_settings()).expect("App client");
-    let jira = jira.map(|j| Arc::new(driftfix::jira::JiraClient::new(j.config()).expect("Jira client")));
-    let route = Route {
-        name: "infra".into(),
-        accounts: Vec::new(),
-        regions: Vec::new(),
-        resource_tags: Default::default(),
-        repo: REPO.into(),
-        paths: Vec::new(),
-        state: Vec::new(),
-    };
-    let config = WorkerConfig {
-        routes: vec![route],
-        policy: Policy::default(),
-        lease_ms: 60_000,
-        poll_interval: Duration::from_millis(20),
-        dry_run: false,
-        templates: Arc::new(driftfix::render::Templates::builtin().expect("templates")),
-        github: Some(Arc::new(app)),
-        jira,
-        repos,
-    };
-    Worker::new(store.clone(), config)
+    Worker::new(store.clone(), support::github::worker_config(gh, REPO, false, jira.map(FakeJira::config), repos))
 }
 
 /// The server's defaults, letting repositories loosen `keys`.

@@ -1360,6 +1360,40 @@ impl FakeGitHub {
     }
 }
 
+/// The worker configuration the GitHub tests share: one route to `repo` on this fake, the default
+/// policy and templates, Jira when configured, and the `[repos]` table.
+pub fn worker_config(
+    gh: &FakeGitHub,
+    repo: &str,
+    dry_run: bool,
+    jira: Option<driftfix::jira::JiraConfig>,
+    repos: driftfix::config::repo::RepoDefaults,
+) -> driftfix::worker::WorkerConfig {
+    use std::time::Duration;
+    let app = driftfix::github::GitHubApp::new(gh.app_settings()).expect("App client");
+    let jira = jira.map(|j| Arc::new(driftfix::jira::JiraClient::new(j).expect("Jira client")));
+    let route = driftfix::config::Route {
+        name: "infra".into(),
+        accounts: Vec::new(),
+        regions: Vec::new(),
+        resource_tags: Default::default(),
+        repo: repo.into(),
+        paths: Vec::new(),
+        state: Vec::new(),
+    };
+    driftfix::worker::WorkerConfig {
+        routes: vec![route],
+        policy: driftfix::policy::Policy::default(),
+        lease_ms: 60_000,
+        poll_interval: Duration::from_millis(20),
+        dry_run,
+        templates: Arc::new(driftfix::render::Templates::builtin().expect("templates")),
+        github: Some(Arc::new(app)),
+        jira,
+        repos,
+    }
+}
+
 /// Record a webhook delivery the way `POST /webhooks/github` does (after its signature check).
 /// `true` when it queued a job.
 pub async fn deliver(store: &driftfix::store::Store, event: &str, delivery: &str, payload: Value) -> bool {
