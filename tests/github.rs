@@ -534,6 +534,8 @@ async fn a_pull_request_changing_the_repo_config_gets_one_validating_comment_kep
     assert!(body.contains(".github/driftfix.toml:3: `enabled` loosens the server's setting"), "{body}");
     assert!(body.contains("| `labels` | security |"), "{body}");
     assert!(body.contains("| `enabled` | yes |"), "the server's value stays: {body}");
+    let first_head = gh.head(REPO, "tune-driftfix").expect("branch").0;
+    insta::assert_snapshot!("config_comment_problems", body.replace(&first_head[..7], "<sha>"));
 
     // The author fixes it: the same comment now says the file is valid.
     let fixed = "labels = [\"security\"]\n\n[risk]\nhigh = \"pr\"\n";
@@ -545,6 +547,7 @@ async fn a_pull_request_changing_the_repo_config_gets_one_validating_comment_kep
     assert_eq!(comments.len(), 1, "the bot edits its comment instead of adding one");
     assert!(comments[0].body.contains(&format!("is valid (at {})", &head[..7])), "{}", comments[0].body);
     assert!(!comments[0].body.contains("problem"), "{}", comments[0].body);
+    insta::assert_snapshot!("config_comment_valid", comments[0].body.replace(&head[..7], "<sha>"));
     // Asking for more than the server (high-risk fixes as ready pull requests) needs no permission.
     assert!(comments[0].body.contains("| `risk` | low: pr, medium: pr, high: pr |"), "{}", comments[0].body);
     assert_only_expected(&gh);

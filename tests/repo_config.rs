@@ -641,6 +641,7 @@ async fn github_issues_carry_advice_once_and_are_found_again_after_a_crash() {
         "{}",
         issue.body
     );
+    insta::assert_snapshot!("github_issue_no_match", format!("{}\n\n{}", issue.title, issue.body));
     let detail = store.finding_detail(&key).await.unwrap().unwrap();
     assert!(detail.audit.iter().any(|a| a.action == "github_issue.linked"));
 
