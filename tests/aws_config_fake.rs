@@ -177,28 +177,17 @@ fn assert_only_expected(fake: &FakeAwsConfig) {
 // ---------------------------------------------------------------------------------------------
 // The fake against botocore's model
 
-/// botocore's model for AWS Config (`.ci/run` sets `DRIFTFIX_TEST_BOTOCORE_CONFIG_MODEL`). Skipped
-/// with a note when it is missing outside CI, or on purpose with `DRIFTFIX_SKIP_BOTOCORE=1`; in CI
-/// (`CI` set) a missing model fails.
+/// botocore's model for AWS Config (`.ci/run` sets `DRIFTFIX_TEST_BOTOCORE_CONFIG_MODEL`). Like the
+/// other checks against outside descriptions, a missing model fails unless skipped on purpose with
+/// `DRIFTFIX_SKIP_BOTOCORE=1`.
 fn botocore_model() -> Option<Model> {
     if std::env::var_os("DRIFTFIX_SKIP_BOTOCORE").is_some() {
-        eprintln!("note: DRIFTFIX_SKIP_BOTOCORE is set: the fake AWS Config is not checked against botocore's model");
         return None;
     }
-    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-    match std::env::var("DRIFTFIX_TEST_BOTOCORE_CONFIG_MODEL") {
-        Ok(path) => Some(Model::load(std::path::Path::new(&path))),
-        Err(_) if in_ci => panic!(
-            "DRIFTFIX_TEST_BOTOCORE_CONFIG_MODEL is not set in CI: run .ci/run, or DRIFTFIX_SKIP_BOTOCORE=1 to skip"
-        ),
-        Err(_) => {
-            eprintln!(
-                "note: skipping the botocore check of the fake AWS Config: DRIFTFIX_TEST_BOTOCORE_CONFIG_MODEL is \
-                 not set (.ci/run sets it)"
-            );
-            None
-        }
-    }
+    let path = std::env::var("DRIFTFIX_TEST_BOTOCORE_CONFIG_MODEL").expect(
+        "DRIFTFIX_TEST_BOTOCORE_CONFIG_MODEL is not set: run .ci/run, or DRIFTFIX_SKIP_BOTOCORE=1 to skip the model check",
+    );
+    Some(Model::load(std::path::Path::new(&path)))
 }
 
 /// The fake's type for a member against the model's shape `name`.
