@@ -197,10 +197,7 @@ async fn codeowners_of_the_changed_file_are_requested_the_last_matching_rule_win
     let sent: Vec<serde_json::Value> = review_requests(&gh).into_iter().map(|(_, body)| body).collect();
     assert_eq!(
         sent,
-        [
-            serde_json::json!({ "reviewers": ["alice"], "team_reviewers": [] }),
-            serde_json::json!({ "reviewers": [], "team_reviewers": ["platform"] }),
-        ]
+        [serde_json::json!({ "reviewers": ["alice"] }), serde_json::json!({ "team_reviewers": ["platform"] }),]
     );
     assert_only_expected(&gh);
 }
@@ -220,7 +217,7 @@ async fn a_code_owner_github_refuses_as_reviewer_does_not_stop_the_pull_request(
     assert_eq!(pulls[0].labels, ["driftfix", "risk:medium", "rule:INCOMING_SSH_DISABLED"], "labels still added");
     let requests = review_requests(&gh);
     assert_eq!(requests.len(), 1, "asked once, not retried: {requests:?}");
-    assert_eq!(requests[0], (422, serde_json::json!({ "reviewers": ["carol"], "team_reviewers": [] })));
+    assert_eq!(requests[0], (422, serde_json::json!({ "reviewers": ["carol"] })));
     let (job_state, attempts, error, _) = store.job_status(job.expect("job")).await.unwrap().unwrap();
     assert_eq!((job_state.as_str(), attempts, error), ("done", 1, None), "the job succeeded first time");
     assert_only_expected(&gh);
@@ -663,4 +660,31 @@ async fn github_issues_carry_advice_once_and_are_found_again_after_a_crash() {
     record(&store2, "sg-console", &ssh_event_on("console-made", "sg-0000dead")).await;
     work_all(&w2).await;
     assert!(gh2.issues(REPO).is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_user_does_not_lose_the_team_and_the_servers_reviewers_stay() {
+    let (gh, store, _dir) = setup().await;
+    commit(&gh, &[("CODEOWNERS", "* @carol @acme/platform\n")]);
+    let w = worker(&store, &gh, RepoDefaults::default(), None);
+    let (key, _) = record(&store, "sg-1", &ssh_event()).await;
+    work_all(&w).await;
+    assert_eq!(state(&store, &key).await, "proposed");
+    let pr = gh.pulls(REPO)[0].clone();
+    assert!(pr.reviewers.is_empty(), "carol is not a collaborator: {pr:?}");
+    assert_eq!(pr.teams, ["platform"], "the team was asked on its own");
+    let statuses: Vec<u16> = review_requests(&gh).into_iter().map(|(status, _)| status).collect();
+    assert_eq!(statuses, [422, 201]);
+
+    // The server requires a security team; the repository adds bob and cannot drop the team.
+    let (gh, store, _dir) = setup().await;
+    gh.set_permission(REPO, "bob", "write");
+    repo_config(&gh, "reviewers = [\"@bob\"]\n");
+    let repos = RepoDefaults { reviewers: vec!["acme/security".into()], ..RepoDefaults::default() };
+    let w = worker(&store, &gh, repos, None);
+    record(&store, "sg-1", &ssh_event()).await;
+    work_all(&w).await;
+    let pr = gh.pulls(REPO)[0].clone();
+    assert_eq!((pr.reviewers.as_slice(), pr.teams.as_slice()), (&["bob".to_owned()][..], &["security".to_owned()][..]));
+    assert_only_expected(&gh);
 }

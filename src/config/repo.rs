@@ -88,6 +88,8 @@ pub enum Override {
     Limits,
     /// `jira_project` sending tickets elsewhere.
     JiraProject,
+    /// `github_issues = false` where the server opens them.
+    GithubIssues,
 }
 
 impl Override {
@@ -100,6 +102,7 @@ impl Override {
             Override::Risk => "risk",
             Override::Limits => "limits",
             Override::JiraProject => "jira_project",
+            Override::GithubIssues => "github_issues",
         }
     }
 }
@@ -295,9 +298,11 @@ impl Apply<'_> {
         }
         self.rules(s, f.rules, f.disabled_rules);
         s.labels.extend(self.names("labels", f.labels, valid_label));
-        let reviewers = self.names("reviewers", f.reviewers, valid_reviewer);
-        if !reviewers.is_empty() {
-            s.reviewers = reviewers;
+        // The server's reviewers stay: a repository adds its own, it cannot drop a required team.
+        for reviewer in self.names("reviewers", f.reviewers, valid_reviewer) {
+            if !s.reviewers.contains(&reviewer) {
+                s.reviewers.push(reviewer);
+            }
         }
         if let Some(tags) = f.exemption_tags {
             self.exemption_tags(s, tags, server_tags);
@@ -310,7 +315,9 @@ impl Apply<'_> {
                 s.jira_project = Some(project);
             }
         }
-        if let Some(issues) = f.github_issues {
+        if let Some(issues) = f.github_issues
+            && (issues || !s.github_issues || self.allowed(Override::GithubIssues, &[Seg::Key("github_issues")]))
+        {
             s.github_issues = issues;
         }
         for (risk, value) in [(Risk::Low, f.risk.low), (Risk::Medium, f.risk.medium), (Risk::High, f.risk.high)] {
@@ -359,7 +366,12 @@ impl Apply<'_> {
             }
             out
         };
-        let only = only.map(|names| known("rules", names));
+        // Names that all failed to resolve are a mistake, not a wish to turn every rule off.
+        let only = only.and_then(|names| {
+            let all_unknown = !names.is_empty();
+            let resolved = known("rules", names);
+            (!(all_unknown && resolved.is_empty())).then_some(resolved)
+        });
         let disabled = known("disabled_rules", disabled);
         let every = catalog::all().len();
         let leaves_out = only.as_ref().is_some_and(|o| o.len() < every) || !disabled.is_empty();
@@ -394,6 +406,7 @@ impl Apply<'_> {
         let mut out = Vec::new();
         for (i, name) in names.into_iter().enumerate() {
             if valid(&name) {
+                let name = name.trim_start_matches('@').to_owned();
                 if !out.contains(&name) {
                     out.push(name);
                 }
@@ -596,6 +609,28 @@ pr_hourly_limit = 3
         assert!(at(5).is_some_and(|p| p.contains("not a Jira project key")), "{problems:#?}");
         assert!(at(7).is_some_and(|p| p.contains("maybe")), "{problems:#?}");
         assert_eq!(problems.len(), 5, "{problems:#?}");
+    }
+
+    #[test]
+    fn repository_reviewers_add_to_the_servers_and_issues_off_needs_the_server() {
+        let defaults =
+            RepoDefaults { reviewers: vec!["acme/security".into()], github_issues: true, ..RepoDefaults::default() };
+        let (s, problems) = resolve(&defaults, "reviewers = [\"@alice\", \"acme/security\"]\ngithub_issues = false\n");
+        assert_eq!(s.reviewers, ["acme/security", "alice"], "the server's stay; `@` is not part of a login");
+        assert!(s.github_issues);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with(".github/driftfix.toml:2: `github_issues` loosens"), "{problems:?}");
+        let allowed = RepoDefaults { allowed_overrides: vec![Override::GithubIssues], ..defaults };
+        assert!(!resolve(&allowed, "github_issues = false\n").0.github_issues);
+    }
+
+    #[test]
+    fn rules_that_all_fail_to_resolve_do_not_turn_every_rule_off() {
+        let (s, problems) = resolve(&permissive(), "rules = [\"restricted-sshh\"]\n");
+        assert_eq!(s.rules, None, "a typo is not a wish to turn every rule off");
+        assert!(s.rule_enabled("INCOMING_SSH_DISABLED"));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("`restricted-sshh`"), "{problems:?}");
     }
 
     #[test]

@@ -262,22 +262,36 @@ pub async fn propose(
         let route = format!("{base}/issues/{}/labels", number.0);
         let _: serde_json::Value = inst.write(Method::POST, &route, &json!({ "labels": names })).await?;
     }
-    if !p.reviewers.is_empty() {
-        let route = format!("{base}/pulls/{}/requested_reviewers", number.0);
-        // `org/team` names a team: the API takes its slug in `team_reviewers`.
-        let (teams, users): (Vec<&String>, Vec<&String>) = p.reviewers.iter().partition(|r| r.contains('/'));
-        let teams: Vec<&str> = teams.iter().filter_map(|t| t.rsplit_once('/').map(|(_, slug)| slug)).collect();
-        let body = json!({ "reviewers": users, "team_reviewers": teams });
+    request_reviewers(inst, &base, number, p.reviewers).await?;
+    Ok(Proposed::Opened { number, url: created.html_url, head_sha: sha })
+}
+
+/// Ask for reviews: users and teams in separate requests, so that one GitHub refuses (a user who is
+/// not a collaborator; a team, when the App lacks `members: read`) does not lose the other.
+async fn request_reviewers(
+    inst: &Installation,
+    base: &str,
+    number: PullNumber,
+    reviewers: &[String],
+) -> Result<(), GitHubError> {
+    let route = format!("{base}/pulls/{}/requested_reviewers", number.0);
+    let (teams, users): (Vec<&String>, Vec<&String>) = reviewers.iter().partition(|r| r.contains('/'));
+    // `org/team` names a team: the API takes its slug.
+    let teams: Vec<&str> = teams.iter().filter_map(|t| t.rsplit_once('/').map(|(_, slug)| slug)).collect();
+    for body in [json!({ "reviewers": users }), json!({ "team_reviewers": teams })] {
+        if body.as_object().and_then(|o| o.values().next()).and_then(|v| v.as_array()).is_none_or(Vec::is_empty) {
+            continue;
+        }
         match inst.write::<serde_json::Value>(Method::POST, &route, &body).await {
             Ok(_) => {}
-            // A reviewer who is not a collaborator (or is the author) must not sink the proposal.
+            // A reviewer GitHub will not ask must not sink the proposal.
             Err(GitHubError::Api { status: 422, message, .. }) => {
                 tracing::warn!(pr = number.0, message, "could not request reviewers");
             }
             Err(e) => return Err(e),
         }
     }
-    Ok(Proposed::Opened { number, url: created.html_url, head_sha: sha })
+    Ok(())
 }
 
 fn trailer(key: &str) -> String {

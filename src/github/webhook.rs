@@ -55,6 +55,11 @@ pub fn parse(event: &str, p: &Value) -> Result<Option<Event>, String> {
                     head_sha: s(&p["pull_request"]["head"]["sha"], "pull_request.head.sha")?,
                 }));
             }
+            // A fork's branch may carry a bot branch's name: only the repository's own branches count.
+            let head_repo = p["pull_request"]["head"]["repo"]["full_name"].as_str();
+            if head_repo.is_some_and(|h| Some(h) != p["repository"]["full_name"].as_str()) {
+                return Ok(None);
+            }
             let action = match (action, p["pull_request"]["merged"].as_bool()) {
                 ("closed", Some(true)) => PullAction::Merged,
                 ("closed", _) => PullAction::Closed,
@@ -198,6 +203,9 @@ mod tests {
             Ok(Some(Event::Pull { action: PullAction::Closed, .. }))
         ));
         assert_eq!(job_kind("pull_request", &pr("closed", true, "feature/x")), None, "a human's branch");
+        let mut from_fork = pr("closed", false, "driftfix/x/y-1234");
+        from_fork["pull_request"]["head"]["repo"] = json!({ "full_name": "mallory/infra" });
+        assert_eq!(job_kind("pull_request", &from_fork), None, "a fork's branch named like the bot's");
         assert_eq!(job_kind("pull_request", &pr("opened", false, "driftfix/x")), None);
         assert_eq!(
             job_kind("pull_request", &pr("reopened", false, "driftfix/x")).as_deref(),

@@ -257,7 +257,8 @@ const ENQUEUE_TICKET: &str =
      ON CONFLICT (kind, finding_key) WHERE state IN ('queued', 'running') DO NOTHING";
 
 const SAVE_PUSHED: &str = "UPDATE proposals SET state = $1, pr_number = $2, pr_url = $3, head_sha = $4, repo = $5,
-        updated_at = $6, opened_at = CASE WHEN $8 = 'opened' THEN COALESCE(opened_at, $6) ELSE opened_at END
+        updated_at = $6,
+        opened_at = CASE WHEN $8 = 'opened' OR COALESCE(pr_number, -1) <> $2 THEN $6 ELSE opened_at END
      WHERE finding_key = $7";
 
 const LIST: &str =

@@ -2,8 +2,8 @@
 //! does for its own configuration: a broken file is cheaper to fix before it lands than after,
 //! when the bot would quietly use the server's values for what it could not read.
 //!
-//! Every pull request opened or pushed to (except the bot's own) is checked for the file with one
-//! request; only a pull request that changes it gets a comment, which the bot edits on each push
+//! Every pull request opened or pushed to by a person (not a bot, not on a `driftfix/` branch) is
+//! checked for the file with one request; only a pull request that changes it gets a comment, which the bot edits on each push
 //! instead of adding another.
 
 use super::{Failure, Worker};
@@ -23,8 +23,19 @@ impl Worker {
         let inst = app.installation(&name).await?;
         let number = PullNumber(number);
         let Some(change) = pull_file(&inst, &name, number, repo::PATH).await? else { return Ok(()) };
-        let text = if change.status == "removed" { None } else { file_at(&inst, &name, repo::PATH, head_sha).await? };
-        let body = self.config_comment(text.as_deref(), head_sha);
+        let body = if change.status == "removed" {
+            self.config_comment(None, head_sha)
+        } else {
+            match file_at(&inst, &name, repo::PATH, head_sha).await? {
+                Some(text) => self.config_comment(Some(&text), head_sha),
+                None => format!(
+                    "{MARKER}\n### driftfix configuration\n\nI could not read `{}` at {} (not UTF-8 text, \
+                     larger than GitHub shows, or not a regular file), so I cannot check it.\n",
+                    repo::PATH,
+                    &head_sha[..head_sha.len().min(7)]
+                ),
+            }
+        };
         upsert_comment(&inst, &name.api_path(), number, MARKER, &body).await?;
         tracing::info!(repo, pr = number.0, "validated a change to the repository configuration");
         Ok(())
