@@ -688,3 +688,36 @@ async fn a_refused_user_does_not_lose_the_team_and_the_servers_reviewers_stay() 
     assert_eq!((pr.reviewers.as_slice(), pr.teams.as_slice()), (&["bob".to_owned()][..], &["security".to_owned()][..]));
     assert_only_expected(&gh);
 }
+
+#[tokio::test]
+async fn a_recreated_pull_request_counts_against_the_hourly_limit() {
+    let (gh, store, _dir) = setup().await;
+    let repos = RepoDefaults { pr_concurrent_limit: 0, pr_hourly_limit: 1, ..RepoDefaults::default() };
+    let (w, (web, _), (bastion, bastion_job)) = two_groups(&gh, &store, repos).await;
+    assert!(w.run_once().await.expect("worked"), "the web fix opens");
+    assert!(w.run_once().await.expect("worked"), "the bastion fix waits for the hour");
+    assert_eq!(state(&store, &bastion).await, "rate-limited");
+    // Three days later the web pull request is closed unmerged, and then recreated.
+    const AGO: &str = "UPDATE proposals SET opened_at = opened_at - 259200000";
+    let Store::Sqlite(pool) = &store else { panic!("SQLite") };
+    sqlx::query(AGO).execute(pool).await.expect("update");
+    let pr = gh.pulls(REPO)[0].clone();
+    gh.close_pull(REPO, pr.number, false);
+    let closed = serde_json::json!({
+        "action": "closed", "number": pr.number,
+        "pull_request": { "number": pr.number, "merged": false, "head": { "ref": pr.head }, "state": "closed" },
+        "repository": { "full_name": REPO }, "sender": { "login": "erin", "type": "User" },
+    });
+    assert!(deliver(&store, "pull_request", "d-closed", closed).await);
+    assert!(w.run_once().await.expect("worked"), "the closed webhook");
+    store.recreate(&web, "erin", 3).await.expect("store").expect("a recreate job");
+    assert!(w.run_once().await.expect("worked"), "the recreated fix");
+    assert_eq!(state(&store, &web).await, "proposed", "nothing opened in the last hour");
+    assert_eq!(gh.pulls(REPO).len(), 2);
+    // The recreated pull request was opened now: the bastion fix still waits.
+    make_due(&store, bastion_job).await;
+    assert!(w.run_once().await.expect("worked"));
+    assert_eq!(state(&store, &bastion).await, "rate-limited");
+    assert_eq!(gh.pulls(REPO).len(), 2);
+    assert_only_expected(&gh);
+}
