@@ -63,6 +63,15 @@ impl Store {
         })
     }
 
+    /// Make due now the jobs of `repo`'s findings parked on its `pr_concurrent_limit` (a pull request
+    /// there was just merged or closed, so a slot may be free). Returns how many.
+    pub async fn wake_limited(&self, repo: &str) -> Result<u64, StoreError> {
+        const SQL: &str = "UPDATE jobs SET run_at = $1 WHERE state = 'queued' AND kind = 'remediate' AND run_at > $1
+             AND finding_key IN (SELECT key FROM findings
+                 WHERE repo = $2 AND state = 'rate-limited' AND reason LIKE 'pr_concurrent_limit%')";
+        Ok(on_pool!(self, p => sqlx::query(SQL).bind(now_ms()).bind(repo).execute(p).await?.rows_affected()))
+    }
+
     /// The finding whose proposal lives on `branch`.
     pub async fn finding_by_branch(&self, branch: &str) -> Result<Option<String>, StoreError> {
         const SQL: &str = "SELECT finding_key FROM proposals WHERE branch = $1";

@@ -4,7 +4,8 @@
 //! The limits are checked from the store (the proposals the bot opened), before a new pull request
 //! is opened; refreshing one that exists never counts. A finding over a limit is parked like one
 //! waiting on GitHub's own rate limit (state `rate-limited`, no attempt spent): until the oldest pull
-//! request of the last hour is an hour old, or, for the concurrent limit, for [`RECHECK_MS`]. Two
+//! request of the last hour is an hour old, or, for the concurrent limit, for [`RECHECK_MS`] or until
+//! one of the repository's pull requests is merged or closed (the webhook wakes it). Two
 //! replicas checking at the same moment may each open one: the limits are manners, not a security
 //! boundary, and GitHub's own limits still hold.
 

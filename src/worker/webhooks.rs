@@ -59,6 +59,12 @@ impl Worker {
                         self.queue_ticket(job, &key, "ticket:accepted", detail).await?;
                     }
                 }
+                if matches!(action, PullAction::Merged | PullAction::Closed) {
+                    let woken = self.store.wake_limited(&repo).await?;
+                    if woken > 0 {
+                        tracing::info!(repo, findings = woken, "a pull request slot is free: waiting findings retried");
+                    }
+                }
                 tracing::info!(repo, pr = number, ?action, "bot pull request changed");
                 Ok(())
             }
