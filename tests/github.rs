@@ -325,11 +325,7 @@ async fn a_wrong_private_key_is_refused_by_github_and_never_printed() {
 // Webhooks: recorded as intake records them, worked by the worker.
 
 fn pull_event(action: &str, merged: bool, number: u64, branch: &str, sender: &str) -> serde_json::Value {
-    serde_json::json!({
-        "action": action, "number": number,
-        "pull_request": { "number": number, "merged": merged, "head": { "ref": branch }, "state": "closed" },
-        "repository": { "full_name": REPO }, "sender": { "login": sender, "type": "User" },
-    })
+    support::github::pull_event(REPO, action, merged, number, branch, sender)
 }
 
 /// A human's pull request opened or pushed to.

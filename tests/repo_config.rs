@@ -129,11 +129,7 @@ fn assert_jira_expected(jira: &FakeJira) {
 }
 
 fn merged_event(number: u64, branch: &str, sender: &str) -> serde_json::Value {
-    serde_json::json!({
-        "action": "closed", "number": number,
-        "pull_request": { "number": number, "merged": true, "head": { "ref": branch }, "state": "closed" },
-        "repository": { "full_name": REPO }, "sender": { "login": sender, "type": "User" },
-    })
+    support::github::pull_event(REPO, "closed", true, number, branch, sender)
 }
 
 /// Make one queued job due now (a limit parks it for minutes or an hour; tests do not wait).
@@ -586,11 +582,7 @@ async fn a_recreated_pull_request_counts_against_the_concurrent_limit() {
     assert_eq!(state(&store, &bastion).await, "rate-limited");
     let pr = gh.pulls(REPO)[0].clone();
     gh.close_pull(REPO, pr.number, false);
-    let closed = serde_json::json!({
-        "action": "closed", "number": pr.number,
-        "pull_request": { "number": pr.number, "merged": false, "head": { "ref": pr.head }, "state": "closed" },
-        "repository": { "full_name": REPO }, "sender": { "login": "erin", "type": "User" },
-    });
+    let closed = support::github::pull_event(REPO, "closed", false, pr.number, &pr.head, "erin");
     assert!(deliver(&store, "pull_request", "d-closed", closed).await);
     work_all(&w).await;
     assert_eq!(state(&store, &web).await, "accepted-risk");
@@ -700,11 +692,7 @@ async fn a_recreated_pull_request_counts_against_the_hourly_limit() {
     sqlx::query(AGO).execute(pool).await.expect("update");
     let pr = gh.pulls(REPO)[0].clone();
     gh.close_pull(REPO, pr.number, false);
-    let closed = serde_json::json!({
-        "action": "closed", "number": pr.number,
-        "pull_request": { "number": pr.number, "merged": false, "head": { "ref": pr.head }, "state": "closed" },
-        "repository": { "full_name": REPO }, "sender": { "login": "erin", "type": "User" },
-    });
+    let closed = support::github::pull_event(REPO, "closed", false, pr.number, &pr.head, "erin");
     assert!(deliver(&store, "pull_request", "d-closed", closed).await);
     assert!(w.run_once().await.expect("worked"), "the closed webhook");
     store.recreate(&web, "erin", 3).await.expect("store").expect("a recreate job");

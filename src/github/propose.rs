@@ -278,11 +278,12 @@ async fn request_reviewers(
     let (teams, users): (Vec<&String>, Vec<&String>) = reviewers.iter().partition(|r| r.contains('/'));
     // `org/team` names a team: the API takes its slug.
     let teams: Vec<&str> = teams.iter().filter_map(|t| t.rsplit_once('/').map(|(_, slug)| slug)).collect();
-    for body in [json!({ "reviewers": users }), json!({ "team_reviewers": teams })] {
-        if body.as_object().and_then(|o| o.values().next()).and_then(|v| v.as_array()).is_none_or(Vec::is_empty) {
+    let users: Vec<&str> = users.iter().map(|u| u.as_str()).collect();
+    for (field, names) in [("reviewers", users), ("team_reviewers", teams)] {
+        if names.is_empty() {
             continue;
         }
-        match inst.write::<serde_json::Value>(Method::POST, &route, &body).await {
+        match inst.write::<serde_json::Value>(Method::POST, &route, &json!({ field: names })).await {
             Ok(_) => {}
             // A reviewer GitHub will not ask must not sink the proposal.
             Err(GitHubError::Api { status: 422, message, .. }) => {

@@ -7,7 +7,7 @@
 //! instead of adding another.
 
 use super::{Failure, Worker};
-use crate::config::repo::{self, RepoSettings};
+use crate::config::repo;
 use crate::github::propose::upsert_comment;
 use crate::github::source::{file_at, pull_file};
 use crate::github::{PullNumber, RepoName};
@@ -23,16 +23,16 @@ impl Worker {
         let inst = app.installation(&name).await?;
         let number = PullNumber(number);
         let Some(change) = pull_file(&inst, &name, number, repo::PATH).await? else { return Ok(()) };
+        let short = &head_sha[..head_sha.len().min(7)];
         let body = if change.status == "removed" {
-            self.config_comment(None, head_sha)
+            self.config_comment(None, short)
         } else {
             match file_at(&inst, &name, repo::PATH, head_sha).await? {
-                Some(text) => self.config_comment(Some(&text), head_sha),
+                Some(text) => self.config_comment(Some(&text), short),
                 None => format!(
-                    "{MARKER}\n### driftfix configuration\n\nI could not read `{}` at {} (not UTF-8 text, \
+                    "{MARKER}\n### driftfix configuration\n\nI could not read `{}` at {short} (not UTF-8 text, \
                      larger than GitHub shows, or not a regular file), so I cannot check it.\n",
-                    repo::PATH,
-                    &head_sha[..head_sha.len().min(7)]
+                    repo::PATH
                 ),
             }
         };
@@ -41,9 +41,8 @@ impl Worker {
         Ok(())
     }
 
-    fn config_comment(&self, text: Option<&str>, head_sha: &str) -> String {
-        let short = &head_sha[..head_sha.len().min(7)];
-        let server_tags: Vec<String> = self.config.policy.exemption_tags().iter().map(|t| t.to_string()).collect();
+    /// The comment for the file as it stands at commit `short` (`None`: removed).
+    fn config_comment(&self, text: Option<&str>, short: &str) -> String {
         let Some(text) = text else {
             return format!(
                 "{MARKER}\n### driftfix configuration\n\nThis pull request removes `{}` (at {short}): once merged, \
@@ -51,8 +50,7 @@ impl Worker {
                 repo::PATH
             );
         };
-        let (settings, problems) =
-            RepoSettings::resolve(&self.config.repos, self.config.dry_run, &server_tags, Some(text));
+        let (settings, problems) = self.resolve_repo(Some(text));
         let mut out = format!("{MARKER}\n### driftfix configuration\n\n");
         if problems.is_empty() {
             out.push_str(&format!("`{}` is valid (at {short}). Once merged, this repository gets:\n\n", repo::PATH));

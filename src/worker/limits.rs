@@ -10,8 +10,8 @@
 //! boundary, and GitHub's own limits still hold.
 
 use super::{Code, Failure, Worker};
-use crate::config::Route;
 use crate::config::repo::{self, RepoSettings};
+use crate::config::{Problem, Route};
 use crate::store::now_ms;
 use std::path::Path;
 
@@ -27,9 +27,7 @@ impl Worker {
             Code::Local => std::fs::read_to_string(Path::new(&route.repo).join(repo::PATH)).ok(),
             Code::GitHub { snapshot, .. } => snapshot.extra.get(repo::PATH).cloned(),
         };
-        let server_tags: Vec<String> = self.config.policy.exemption_tags().iter().map(|t| t.to_string()).collect();
-        let (settings, problems) =
-            RepoSettings::resolve(&self.config.repos, self.config.dry_run, &server_tags, text.as_deref());
+        let (settings, problems) = self.resolve_repo(text.as_deref());
         if !problems.is_empty() {
             let lines: Vec<String> = problems.iter().map(|p| p.render(Some(repo::PATH))).collect();
             tracing::warn!(
@@ -42,6 +40,13 @@ impl Worker {
             self.store.audit(Some(key), "driftfix", "repo_config.problems", &detail).await?;
         }
         Ok(settings)
+    }
+
+    /// The settings a repository whose file holds `text` (`None`: no file) gets from this server,
+    /// and the file's problems.
+    pub(super) fn resolve_repo(&self, text: Option<&str>) -> (RepoSettings, Vec<Problem>) {
+        let server_tags: Vec<String> = self.config.policy.exemption_tags().iter().map(|t| t.to_string()).collect();
+        RepoSettings::resolve(&self.config.repos, self.config.dry_run, &server_tags, text)
     }
 
     /// `Err(RateLimited)` when opening one more pull request in `repo` would break a limit. A finding

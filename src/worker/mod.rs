@@ -255,9 +255,11 @@ impl Worker {
             Code::Local => None,
             Code::GitHub { snapshot, .. } => Some(snapshot.clone()),
         };
-        let worked = tokio::task::spawn_blocking(move || {
+        let wants_ticket = self.config.jira.is_some() && !settings.dry_run;
+        let wants_issue = settings.github_issues && !settings.dry_run && sources.is_some();
+        let mut worked = tokio::task::spawn_blocking(move || {
             let engine = Engine { route: &route, fetched: sources.as_ref(), config: &config, policy: &policy };
-            engine.run(&finding, rule_override.as_deref())
+            engine.run(&finding, rule_override.as_deref(), wants_ticket || wants_issue)
         })
         .await
         .map_err(|e| Failure::Job(format!("engine task failed: {e}")))?
@@ -268,7 +270,6 @@ impl Worker {
             let reason = format!("`{}` turns rule `{}` off for this repository.", repo::PATH, rule.meta().identifier);
             return Ok(Resolved::State { state: "suppressed", reason });
         }
-        let mut worked = worked;
         // A finding seen again keeps its ticket line: the body stored and pushed stays the one on GitHub.
         if let (Some(pr), Some(jira)) = (worked.pr.as_mut(), self.config.jira.as_deref())
             && let Some(ticket) = self.store.ticket_key(key).await?
@@ -292,8 +293,7 @@ impl Worker {
         };
         let state = pushed.as_ref().map_or(state, |(_, s)| s);
         if let (Code::GitHub { app, snapshot }, Some((title, body)), None) = (&code, &worked.text, &pushed)
-            && settings.github_issues
-            && !settings.dry_run
+            && wants_issue
             && (worked.outcome.kind != OutcomeKind::Fix || state == "ticket-only")
         {
             self.open_issue(app, &snapshot.repo, key, title, body, &settings.labels).await?;
@@ -304,7 +304,6 @@ impl Worker {
                 "a fix routed to a ticket, but neither Jira nor GitHub issues are on: it is only in the store"
             );
         }
-        let wants_ticket = self.config.jira.is_some() && !settings.dry_run;
         let ticket = worked.text.filter(|_| wants_ticket).map(|(summary, description)| {
             let mut payload = serde_json::json!({ "action": "open", "summary": summary, "description": description });
             if let Some(project) = &settings.jira_project {
@@ -583,7 +582,7 @@ struct Engine<'a> {
 impl Engine<'_> {
     /// Load the repository (from disk, or the files GitHub gave) and state, remediate, render. Runs
     /// on a blocking thread.
-    fn run(&self, finding: &Finding, rule: Option<&str>) -> Result<Worked, String> {
+    fn run(&self, finding: &Finding, rule: Option<&str>, wants_text: bool) -> Result<Worked, String> {
         let route = self.route;
         let (ws, state) = match self.fetched {
             None => {
@@ -615,7 +614,7 @@ impl Engine<'_> {
         let templates = &self.config.templates;
         let pr = templates.pull_request(finding, &outcome).map_err(|e| e.to_string())?;
         let text = match outcome.kind {
-            OutcomeKind::Fix | OutcomeKind::Advice | OutcomeKind::DriftOnly | OutcomeKind::NoMatch => {
+            OutcomeKind::Fix | OutcomeKind::Advice | OutcomeKind::DriftOnly | OutcomeKind::NoMatch if wants_text => {
                 let what = outcome
                     .rule
                     .map(|r| r.meta().name.to_owned())

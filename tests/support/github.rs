@@ -1394,6 +1394,15 @@ pub fn worker_config(
     }
 }
 
+/// A `pull_request` webhook payload for a bot pull request in `repo` (closed, merged or reopened).
+pub fn pull_event(repo: &str, action: &str, merged: bool, number: u64, branch: &str, sender: &str) -> Value {
+    json!({
+        "action": action, "number": number,
+        "pull_request": { "number": number, "merged": merged, "head": { "ref": branch }, "state": "closed" },
+        "repository": { "full_name": repo }, "sender": { "login": sender, "type": "User" },
+    })
+}
+
 /// Record a webhook delivery the way `POST /webhooks/github` does (after its signature check).
 /// `true` when it queued a job.
 pub async fn deliver(store: &driftfix::store::Store, event: &str, delivery: &str, payload: Value) -> bool {
