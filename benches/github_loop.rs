@@ -69,6 +69,7 @@ async fn run() {
             repo: full,
             paths: Vec::new(),
             state: Vec::new(),
+            role_arn: None,
         });
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -108,6 +109,7 @@ async fn run() {
         jira: Some(Arc::new(driftfix::jira::JiraClient::new(jira.config()).expect("Jira client"))),
         // The loop opens 20 pull requests per repository: no limits here.
         repos: driftfix::config::repo::RepoDefaults { pr_concurrent_limit: 0, ..Default::default() },
+        aws: None,
     };
     let worker = Worker::new(store.clone(), config);
 

@@ -115,6 +115,22 @@ pub struct Finding {
     /// Resource tags from the configuration item or ASFF resource, when present.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<(String, String)>,
+    /// Who last changed the resource (CloudTrail), when driftfix could ask AWS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed_by: Option<Change>,
+}
+
+/// A write to the resource, as CloudTrail recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// The caller's ARN (`arn:aws:sts::…:assumed-role/Admin/alice`), else its user name.
+    pub actor: String,
+    /// The API call, e.g. `AuthorizeSecurityGroupIngress`.
+    pub action: String,
+    /// When, RFC 3339.
+    pub at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<String>,
 }
 
 /// Why an event was not accepted. These are user errors: the CLI exits 2 and the server answers 400.
@@ -260,6 +276,7 @@ fn parse_config_notification(n: &Value, eventbridge: bool) -> Result<Finding, Ev
                     .map(str::to_owned),
                 configuration: None,
                 tags: Vec::new(),
+                changed_by: None,
             })
         }
         "ConfigurationItemChangeNotification" => {
@@ -309,6 +326,7 @@ fn finding_from_item(ci: &Value, eventbridge: bool, oversized: bool) -> Result<F
         ordering_timestamp: str_at(ci, &["configurationItemCaptureTime"]).map(str::to_owned),
         configuration: None,
         tags: Vec::new(),
+        changed_by: None,
     })
 }
 
@@ -371,6 +389,7 @@ fn parse_security_hub(doc: &Value) -> Result<Finding, EventError> {
         ordering_timestamp: str_at(asff, &["UpdatedAt"]).map(str::to_owned),
         configuration: None,
         tags,
+        changed_by: None,
     })
 }
 

@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod aws;
 pub mod catalog;
 pub mod config;
 pub mod diff;

@@ -167,6 +167,7 @@ fn common(finding: &Finding, outcome: &Outcome, headline: &str) -> minijinja::Va
         compliance => finding.compliance.as_str(),
         annotation => finding.annotation.clone(),
         observed_at => finding.ordering_timestamp.clone(),
+        changed_by => Value::from(minijinja::value::Serde(&finding.changed_by)),
         headline => headline,
         location => Value::from(minijinja::value::Serde(&outcome.location)),
         reason => outcome.reason.clone(),

@@ -61,6 +61,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         github: github_app(config)?,
         jira: jira_client(config)?,
         repos: config.repos.clone(),
+        aws: aws_clients(config).await,
     };
     let workers = (0..config.workers)
         .map(|_| Worker::new(store.clone(), worker_config.clone()).with_metrics(metrics.clone()))
@@ -77,6 +78,14 @@ fn github_app(config: &Config) -> anyhow::Result<Option<Arc<crate::github::GitHu
     let key = g.key().map_err(anyhow::Error::msg)?;
     let settings = crate::github::GitHubSettings::new(g.app_id, key, &g.api_url);
     Ok(Some(Arc::new(crate::github::GitHubApp::new(settings).context("setting up the GitHub App")?)))
+}
+
+/// The AWS clients, when `[aws]` is on (credentials from the SDK's default chain).
+pub async fn aws_clients(config: &Config) -> Option<Arc<crate::aws::Aws>> {
+    if !config.aws.enabled {
+        return None;
+    }
+    Some(Arc::new(crate::aws::Aws::load(config.aws.clone(), None).await))
 }
 
 /// The Jira client, when Jira is configured.

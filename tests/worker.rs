@@ -30,6 +30,7 @@ fn route(name: &str, repo: &Path) -> Route {
         repo: repo.to_string_lossy().into_owned(),
         paths: Vec::new(),
         state: Vec::new(),
+        role_arn: None,
     }
 }
 
@@ -44,6 +45,7 @@ fn worker(store: &Store, routes: Vec<Route>) -> Worker {
         github: None,
         jira: None,
         repos: Default::default(),
+        aws: None,
     };
     Worker::new(store.clone(), config)
 }

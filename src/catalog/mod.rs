@@ -209,6 +209,10 @@ impl Params {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
 }
 
 /// Every rule of the catalog, in a stable order.

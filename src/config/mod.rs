@@ -16,6 +16,7 @@
 //!   messages would: `invalid type: string "hunter2"`), only the key that holds them.
 //! - Routes and the policy are file-only: they are structured, and they are reviewed as code.
 
+pub mod aws;
 pub mod repo;
 
 use crate::finding::Finding;
@@ -77,6 +78,18 @@ env_overrides! {
     "DRIFTFIX_JIRA_TOKEN" => "jira.token",
     "DRIFTFIX_JIRA_PROJECT" => "jira.project",
     "DRIFTFIX_JIRA_ISSUE_TYPE" => "jira.issue_type",
+    "DRIFTFIX_AWS_ENABLED" => "aws.enabled",
+    "DRIFTFIX_AWS_REGION" => "aws.region",
+    "DRIFTFIX_AWS_AGGREGATOR" => "aws.aggregator",
+    "DRIFTFIX_AWS_SYNC_INTERVAL_MINUTES" => "aws.sync_interval_minutes",
+    "DRIFTFIX_AWS_VERIFY" => "aws.verify",
+    "DRIFTFIX_AWS_VERIFY_DELAY_MINUTES" => "aws.verify_delay_minutes",
+    "DRIFTFIX_AWS_VERIFY_POLL_SECONDS" => "aws.verify_poll_seconds",
+    "DRIFTFIX_AWS_VERIFY_TIMEOUT_MINUTES" => "aws.verify_timeout_minutes",
+    "DRIFTFIX_AWS_ENDPOINTS_CONFIG" => "aws.endpoints.config",
+    "DRIFTFIX_AWS_ENDPOINTS_CLOUDTRAIL" => "aws.endpoints.cloudtrail",
+    "DRIFTFIX_AWS_ENDPOINTS_S3" => "aws.endpoints.s3",
+    "DRIFTFIX_AWS_ENDPOINTS_STS" => "aws.endpoints.sts",
 }
 
 /// `DRIFTFIX_` variables that are not configuration: the file's path and the test and bench
@@ -136,6 +149,8 @@ pub struct Config {
     pub policy: Policy,
     /// What a repository gets without `.github/driftfix.toml`, and what that file may loosen.
     pub repos: repo::RepoDefaults,
+    /// Asking AWS: enrichment, `sync`, verification after merge.
+    pub aws: aws::Aws,
     /// Finding → code. The first route that matches wins; a finding no route matches is recorded as
     /// `no-route`.
     pub routes: Vec<Route>,
@@ -340,9 +355,14 @@ pub struct Route {
     /// Sub-directories of the repository to load; empty means the whole repository.
     #[serde(default)]
     pub paths: Vec<PathBuf>,
-    /// Terraform state files (v4 JSON): relative to the repository, or absolute.
+    /// Terraform state files (v4 JSON): relative to the repository, absolute, or `s3://bucket/key`
+    /// (read with the route's AWS credentials, `[aws]` enabled).
     #[serde(default)]
     pub state: Vec<PathBuf>,
+    /// An IAM role assumed for every AWS call about this route's findings (one role per account is
+    /// the usual shape); empty: the server's own credentials.
+    #[serde(default)]
+    pub role_arn: Option<String>,
 }
 
 impl Route {
@@ -350,6 +370,13 @@ impl Route {
     /// absolute or starts with `.`) or a value that is neither.
     pub fn github_repo(&self) -> Option<crate::github::RepoName> {
         if self.is_local() { None } else { crate::github::RepoName::parse(self.repo.trim()) }
+    }
+
+    /// Whether this route covers the finding's account and region (whatever its tags).
+    pub fn covers_place(&self, finding: &Finding) -> bool {
+        let r = &finding.resource;
+        (self.accounts.is_empty() || self.accounts.contains(&r.account))
+            && (self.regions.is_empty() || self.regions.contains(&r.region))
     }
 
     /// Whether `repo` is a local directory.
@@ -360,9 +387,7 @@ impl Route {
 
     /// Whether this route covers the finding's account, region and tags.
     pub fn matches(&self, finding: &Finding) -> bool {
-        let r = &finding.resource;
-        (self.accounts.is_empty() || self.accounts.contains(&r.account))
-            && (self.regions.is_empty() || self.regions.contains(&r.region))
+        self.covers_place(finding)
             && self.resource_tags.iter().all(|(k, v)| finding.tags.iter().any(|(tk, tv)| tk == k && tv == v))
     }
 }
@@ -386,6 +411,7 @@ impl Default for Config {
             jira: Jira::default(),
             policy: Policy::default(),
             repos: repo::RepoDefaults::default(),
+            aws: aws::Aws::default(),
             routes: Vec::new(),
         }
     }
@@ -807,6 +833,21 @@ fn apply_env(config: &mut Config, env: &[(String, String)], problems: &mut Vec<P
             "jira.token" => config.jira.token = SecretString::from(v),
             "jira.project" => config.jira.project = v.to_owned(),
             "jira.issue_type" => config.jira.issue_type = v.to_owned(),
+            "aws.enabled" | "aws.verify" => match parse_bool(v) {
+                Some(b) if key == "aws.enabled" => config.aws.enabled = b,
+                Some(b) => config.aws.verify = b,
+                None => bad(format!("`{v}` is not true or false")),
+            },
+            "aws.region" => config.aws.region = v.to_owned(),
+            "aws.aggregator" => config.aws.aggregator = (!v.is_empty()).then(|| v.to_owned()),
+            "aws.sync_interval_minutes" => number(v, &mut config.aws.sync_interval_minutes, bad),
+            "aws.verify_delay_minutes" => number(v, &mut config.aws.verify_delay_minutes, bad),
+            "aws.verify_poll_seconds" => number(v, &mut config.aws.verify_poll_seconds, bad),
+            "aws.verify_timeout_minutes" => number(v, &mut config.aws.verify_timeout_minutes, bad),
+            "aws.endpoints.config" => config.aws.endpoints.config = v.to_owned(),
+            "aws.endpoints.cloudtrail" => config.aws.endpoints.cloudtrail = v.to_owned(),
+            "aws.endpoints.s3" => config.aws.endpoints.s3 = v.to_owned(),
+            "aws.endpoints.sts" => config.aws.endpoints.sts = v.to_owned(),
             other => unreachable!("ENV_SETTINGS entry `{other}` has no override"),
         }
         set.insert(key.to_owned(), var.clone());
@@ -906,6 +947,15 @@ impl Check<'_> {
         }
         self.policy(&c.policy);
         self.routes(&c.routes, route_index);
+        for (key, message) in c.aws.problems() {
+            self.setting(key, None, message);
+        }
+        if !c.aws.enabled
+            && let Some(r) = c.routes.iter().find(|r| r.state.iter().any(|p| crate::aws::S3Location::is_s3(p)))
+        {
+            let message = format!("route `{}` reads state from S3, but `[aws] enabled` is false", r.name);
+            self.setting("aws.enabled", None, message);
+        }
     }
 
     /// The App is complete when configured, and configured when a route needs it.
@@ -1089,17 +1139,25 @@ impl Check<'_> {
                 }
             }
             for (j, p) in r.state.iter().enumerate() {
+                let path = [Seg::Key("routes"), Seg::Index(i), Seg::Key("state"), Seg::Index(j)];
                 if p.as_os_str().is_empty() {
-                    let path = [Seg::Key("routes"), Seg::Index(i), Seg::Key("state"), Seg::Index(j)];
                     self.at(&path, format!("`state` in {label}: item {} is empty", j + 1));
+                } else if crate::aws::S3Location::is_s3(p) && crate::aws::S3Location::parse(p).is_none() {
+                    let shown = p.display();
+                    self.at(&path, format!("`state` in {label}: `{shown}` is not `s3://bucket/key`"));
                 }
+            }
+            if let Some(arn) = &r.role_arn
+                && !aws::is_role_arn(arn)
+            {
+                self.at(&key("role_arn"), format!("`role_arn` in {label}: `{arn}` is not an IAM role ARN"));
             }
         }
     }
 }
 
 /// `us-east-1`, `us-gov-west-1`, `ap-southeast-4`: letters, one or more words, a number.
-fn is_region(s: &str) -> bool {
+pub(crate) fn is_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
         && parts[0].len() == 2
@@ -1157,6 +1215,7 @@ mod tests {
                     "DRIFTFIX_INTAKE_SNS_TOPIC_ARNS" => "arn:aws:sns:us-east-1:123456789012:t",
                     "DRIFTFIX_TEMPLATES_DIR" | "DRIFTFIX_API_TOKENS" => "t",
                     "DRIFTFIX_JIRA_FLAVOR" => "data-center",
+                    "DRIFTFIX_AWS_ENABLED" | "DRIFTFIX_AWS_VERIFY" => "true",
                     _ if k.contains("KEYS") || k.contains("SECRETS") => "s",
                     _ => "7",
                 };

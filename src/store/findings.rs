@@ -438,6 +438,14 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Record the rule identifier AWS gave (`DescribeConfigRules`) where the event's rule name did not
+    /// resolve, so listings by rule find the finding. The key does not change.
+    pub async fn set_rule_identifier(&self, key: &str, identifier: &str) -> Result<(), StoreError> {
+        const SQL: &str = "UPDATE findings SET rule_identifier = $1 WHERE key = $2";
+        on_pool!(self, pool => { sqlx::query(SQL).bind(identifier).bind(key).execute(pool).await?; });
+        Ok(())
+    }
+
     /// The rule identifier a finding is keyed by.
     pub async fn finding_rule(&self, key: &str) -> Result<Option<String>, StoreError> {
         const SQL: &str = "SELECT rule_identifier FROM findings WHERE key = $1";

@@ -14,11 +14,13 @@
 //! up by its branch first), so a job retried after a crash finds the pull request it already
 //! opened. The worker never logs event bodies or file contents.
 
+mod aws;
 mod config_check;
 mod limits;
 mod tickets;
 mod webhooks;
 
+use crate::aws::S3Location;
 use crate::catalog::{self, Params};
 use crate::config::Route;
 use crate::config::repo::{self, Delivery, RepoDefaults, RepoSettings};
@@ -62,6 +64,8 @@ pub struct WorkerConfig {
     pub jira: Option<Arc<crate::jira::JiraClient>>,
     /// What a repository gets without `.github/driftfix.toml`, and what that file may loosen.
     pub repos: RepoDefaults,
+    /// AWS (`[aws] enabled`): enrichment, state in S3, verification after merge.
+    pub aws: Option<Arc<crate::aws::Aws>>,
 }
 
 /// A failure of the store itself (the job's lease then expires and it is claimed again).
@@ -208,7 +212,8 @@ impl Worker {
         }
         let key = job.finding_key.as_deref().ok_or_else(|| Failure::Job("job names no finding".into()))?;
         let (event_id, body) = self.job_event(job).await?;
-        let finding = parse_event(body.as_bytes()).map_err(|e| Failure::Job(format!("raw event {event_id}: {e}")))?;
+        let mut finding =
+            parse_event(body.as_bytes()).map_err(|e| Failure::Job(format!("raw event {event_id}: {e}")))?;
         let Some(stored_rule) = self.store.finding_rule(key).await? else {
             return Err(Failure::Job("the job's finding is missing".into()));
         };
@@ -230,6 +235,25 @@ impl Worker {
                 }
             }
         }
+        let enriched = self.enrich(key, &mut finding).await?;
+        if let Some(e) = &enriched
+            && e.deleted()
+        {
+            let reason = "AWS Config recorded the resource as deleted: there is nothing left to fix in the account.";
+            return Ok(Resolved::State { state: "resource-deleted", reason: reason.into() });
+        }
+        // AWS's word on the rule beats the guess from its name; parameters only AWS knows.
+        let aws_rule = enriched.as_ref().and_then(|e| e.rule.as_ref());
+        let params = aws_rule.map(|r| r.params.clone()).unwrap_or_default();
+        let aws_identifier = aws_rule
+            .and_then(|r| r.managed_identifier())
+            .and_then(catalog::by_identifier)
+            .map(|r| r.meta().identifier.to_owned());
+        if let Some(id) = &aws_identifier
+            && *id != stored_rule
+        {
+            self.store.set_rule_identifier(key, id).await?;
+        }
         let Some(route) = self.config.routes.iter().find(|r| r.matches(&finding)).cloned() else {
             let r = &finding.resource;
             let reason =
@@ -240,6 +264,7 @@ impl Worker {
         let repo_label = route.repo.clone();
         self.store.set_route(key, Some((&route.name, &repo_label))).await?;
         let code = self.load_code(&route).await?;
+        let remote_states = self.remote_states(&route, &finding.resource.region).await?;
         let settings = self.repo_settings(key, &route, &code).await?;
         if !settings.enabled {
             let reason = format!("`{}` turns driftfix off for this repository.", repo::PATH);
@@ -249,7 +274,8 @@ impl Worker {
         if let Some(tags) = &settings.exemption_tags {
             policy.exemption_tags = Some(tags.clone());
         }
-        let rule_override = catalog::by_identifier(&stored_rule).map(|_| stored_rule.clone());
+        let rule_override =
+            aws_identifier.or_else(|| catalog::by_identifier(&stored_rule).map(|_| stored_rule.clone()));
         let config = self.config.clone();
         let sources = match &code {
             Code::Local => None,
@@ -258,7 +284,14 @@ impl Worker {
         let wants_ticket = self.config.jira.is_some() && !settings.dry_run;
         let wants_issue = settings.github_issues && !settings.dry_run && sources.is_some();
         let mut worked = tokio::task::spawn_blocking(move || {
-            let engine = Engine { route: &route, fetched: sources.as_ref(), config: &config, policy: &policy };
+            let engine = Engine {
+                route: &route,
+                fetched: sources.as_ref(),
+                remote_states: &remote_states,
+                config: &config,
+                policy: &policy,
+                params: &params,
+            };
             engine.run(&finding, rule_override.as_deref(), wants_ticket || wants_issue)
         })
         .await
@@ -366,8 +399,12 @@ impl Worker {
                 route.name
             ))
         })?;
-        let mut extra: Vec<String> =
-            route.state.iter().filter(|p| p.is_relative()).map(|p| normalise_dir(&p.to_string_lossy())).collect();
+        let mut extra: Vec<String> = route
+            .state
+            .iter()
+            .filter(|p| p.is_relative() && !S3Location::is_s3(p))
+            .map(|p| normalise_dir(&p.to_string_lossy()))
+            .collect();
         extra.push(repo::PATH.to_owned());
         extra.extend(codeowners::LOCATIONS.iter().map(|p| (*p).to_owned()));
         let snapshot = app.snapshot(&repo, &extra).await?;
@@ -575,8 +612,12 @@ fn elapsed_ms(since: Instant) -> u64 {
 struct Engine<'a> {
     route: &'a Route,
     fetched: Option<&'a Snapshot>,
+    /// State files read from S3: (location, text).
+    remote_states: &'a [(String, String)],
     config: &'a WorkerConfig,
     policy: &'a Policy,
+    /// The rule's InputParameters, when AWS told them.
+    params: &'a Params,
 }
 
 impl Engine<'_> {
@@ -584,7 +625,7 @@ impl Engine<'_> {
     /// on a blocking thread.
     fn run(&self, finding: &Finding, rule: Option<&str>, wants_text: bool) -> Result<Worked, String> {
         let route = self.route;
-        let (ws, state) = match self.fetched {
+        let (ws, mut state) = match self.fetched {
             None => {
                 let repo = Path::new(&route.repo);
                 if !repo.is_dir() {
@@ -599,15 +640,17 @@ impl Engine<'_> {
                 (select_paths(ws, &route.paths, &route.repo)?, load_states(None, Some(snap), &route.state)?)
             }
         };
+        for (location, text) in self.remote_states {
+            state.extend(parse_state(text).map_err(|e| format!("state `{location}`: {e}"))?);
+        }
         let index = Index::build(&ws);
-        let params = Params::default();
         let req = Request {
             finding,
             workspace: &ws,
             index: &index,
             state: &state,
             policy: self.policy,
-            params: &params,
+            params: self.params,
             rule_override: rule,
         };
         let outcome = remediate(&req).map_err(|e| e.to_string())?;
@@ -678,7 +721,7 @@ fn load_states(
     paths: &[PathBuf],
 ) -> Result<Vec<StateInstance>, String> {
     let mut out = Vec::new();
-    for p in paths {
+    for p in paths.iter().filter(|p| !S3Location::is_s3(p)) {
         let (shown, text) = match (p.is_absolute(), repo, fetched) {
             (false, None, Some(snap)) => {
                 let rel = normalise_dir(&p.to_string_lossy());

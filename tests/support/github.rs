@@ -1380,6 +1380,7 @@ pub fn worker_config(
         repo: repo.into(),
         paths: Vec::new(),
         state: Vec::new(),
+        role_arn: None,
     };
     driftfix::worker::WorkerConfig {
         routes: vec![route],
@@ -1391,6 +1392,7 @@ pub fn worker_config(
         github: Some(Arc::new(app)),
         jira,
         repos,
+        aws: None,
     }
 }
 
