@@ -32,5 +32,6 @@ pub mod sarif;
 pub mod scan;
 pub mod server;
 pub mod store;
+pub mod sync;
 pub mod terraform;
 pub mod worker;

@@ -29,6 +29,8 @@ pub struct App {
     pub workers: Vec<Worker>,
     /// The intake writers; they finish once the router (and every request) is gone.
     pub writers: tokio::task::JoinHandle<()>,
+    /// The AWS clients, shared by the workers and the periodic sync.
+    pub aws: Option<Arc<crate::aws::Aws>>,
 }
 
 /// Connect, migrate, and assemble the routes and workers.
@@ -49,6 +51,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         .merge(api::router(ApiState { store: store.clone(), tokens: Arc::new(config.api.tokens.clone()) }))
         .merge(ops::router(OpsState { store: store.clone(), metrics: metrics.clone() }))
         .layer(axum::middleware::from_fn(ops::request_id));
+    let aws = aws_clients(config).await;
     let worker_config = WorkerConfig {
         routes: config.routes.clone(),
         policy: config.policy.clone(),
@@ -61,12 +64,12 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         github: github_app(config)?,
         jira: jira_client(config)?,
         repos: config.repos.clone(),
-        aws: aws_clients(config).await,
+        aws: aws.clone(),
     };
     let workers = (0..config.workers)
         .map(|_| Worker::new(store.clone(), worker_config.clone()).with_metrics(metrics.clone()))
         .collect();
-    Ok(App { router, store, workers, writers })
+    Ok(App { router, store, workers, writers, aws })
 }
 
 /// The GitHub App client, when one is configured.
@@ -118,7 +121,10 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(listen = %listener.local_addr()?, database = app.store.dialect(), workers = app.workers.len(), "driftfix serving");
     let (stop_tx, stop_rx) = watch::channel(false);
-    let handles: Vec<_> = app.workers.into_iter().map(|w| tokio::spawn(w.run(stop_rx.clone()))).collect();
+    let mut handles: Vec<_> = app.workers.into_iter().map(|w| tokio::spawn(w.run(stop_rx.clone()))).collect();
+    if let (Some(aws), Some(every)) = (app.aws.clone(), config.aws.sync_interval()) {
+        handles.push(tokio::spawn(sync_loop(app.store.clone(), aws, config.clone(), every, stop_rx.clone())));
+    }
     let http = axum::serve(listener, app.router).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down: no new requests or jobs");
@@ -140,6 +146,39 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()> + Send + '
     }
     app.store.close().await;
     Ok(())
+}
+
+/// `driftfix sync` every `every`, until shutdown. Replicas may each run it: recording is
+/// de-duplicated by the store, so the same result never becomes two findings or two jobs.
+async fn sync_loop(
+    store: Store,
+    aws: Arc<crate::aws::Aws>,
+    config: Config,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let opts = crate::sync::SyncOptions::default();
+    loop {
+        match crate::sync::sync(&store, &aws, &config, &opts).await {
+            Ok(r) => {
+                tracing::info!(
+                    queued = r.enqueued,
+                    known = r.known,
+                    resolved = r.resolved,
+                    errors = r.errors.len(),
+                    "sync done"
+                );
+                for e in &r.errors {
+                    tracing::warn!(error = %e, "sync");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "sync failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            changed = stop.changed() => if changed.is_err() || *stop.borrow() { return },
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -8,6 +8,7 @@ mod remediate;
 mod rules;
 mod scan;
 mod serve;
+mod sync;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use driftfix::catalog::Params;
@@ -40,8 +41,8 @@ enum Command {
     CheckConfig(check_config::Args),
     /// Run the webhook server: authenticated intake, durable store, worker pool, read API.
     Serve(serve::Args),
-    /// Reconcile with the AWS Config API (not built yet: see README, "Status").
-    Sync,
+    /// Reconcile with AWS Config: queue NON_COMPLIANT findings the store does not know, resolve fixed ones.
+    Sync(sync::Args),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -75,10 +76,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Findings(a) => findings::run(a),
         Command::CheckConfig(a) => check_config::run(a),
         Command::Serve(a) => serve::run(a),
-        Command::Sync => Err(CliError::Input(
-            "`sync` is not built yet in this version: it arrives with the AWS Config integration (see README, \"Status\")"
-                .into(),
-        )),
+        Command::Sync(a) => sync::run(a),
     }
 }
 

@@ -92,6 +92,17 @@ impl Store {
         Ok(result == 1)
     }
 
+    /// Put a job back in the queue until `run_at` with a new payload, without spending an attempt:
+    /// the job is not failing, it is waiting (verification polls AWS Config this way). Guarded by
+    /// the lease; returns `false` when it was lost.
+    pub async fn postpone_job(&self, job: &Job, run_at: i64, payload: &str) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE jobs SET state = 'queued', run_at = $1, payload = $2, attempts = attempts - 1,
+                lease_until = NULL, updated_at = $3
+             WHERE id = $4 AND state = 'running' AND lease_until = $5";
+        let n = on_pool!(self, p => sqlx::query(SQL).bind(run_at).bind(payload).bind(now_ms()).bind(job.id).bind(job.lease_until).execute(p).await?.rows_affected());
+        Ok(n == 1)
+    }
+
     /// Park running jobs whose lease expired on their last attempt as `dead` (their worker died on
     /// every try). Returns how many were parked.
     pub async fn reap_jobs(&self) -> Result<u64, StoreError> {

@@ -8,12 +8,14 @@
 //! checks, make duplicate work impossible: `(source, dedup_id)` on events and one open job per
 //! finding and kind.
 
+mod aws;
 mod findings;
 mod github;
 mod jobs;
 mod record;
 mod tickets;
 
+pub use aws::{OPEN_STATES, Tracked};
 pub use findings::{
     AuditEntry, Cursor, DEFAULT_PAGE, DETAIL_HISTORY, EventSummary, FindingDetail, FindingFilter, FindingSummary,
     LocationSummary, MAX_PAGE, Page, ProposalSummary, Pushed, Resolution, ResourceSummary, RuleSummary, date_end_ms,

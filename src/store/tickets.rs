@@ -65,12 +65,24 @@ impl Store {
         payload: &str,
         max_attempts: i64,
     ) -> Result<Option<i64>, StoreError> {
+        self.enqueue_at(kind, key, payload, now_ms(), max_attempts).await
+    }
+
+    /// [`Store::enqueue`], to run no earlier than `run_at` (epoch ms).
+    pub async fn enqueue_at(
+        &self,
+        kind: &str,
+        key: &str,
+        payload: &str,
+        run_at: i64,
+        max_attempts: i64,
+    ) -> Result<Option<i64>, StoreError> {
         const SQL: &str = "INSERT INTO jobs (kind, finding_key, payload, state, run_at, attempts, max_attempts, created_at, updated_at)
-             VALUES ($1, $2, $3, 'queued', $4, 0, $5, $4, $4)
+             VALUES ($1, $2, $3, 'queued', $4, 0, $5, $6, $6)
              ON CONFLICT (kind, finding_key) WHERE state IN ('queued', 'running') DO NOTHING RETURNING id";
         let now = now_ms();
         Ok(
-            on_pool!(self, p => sqlx::query_scalar(SQL).bind(kind).bind(key).bind(payload).bind(now).bind(max_attempts).fetch_optional(p).await?),
+            on_pool!(self, p => sqlx::query_scalar(SQL).bind(kind).bind(key).bind(payload).bind(run_at).bind(max_attempts).bind(now).fetch_optional(p).await?),
         )
     }
 }

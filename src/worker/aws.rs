@@ -26,7 +26,7 @@ impl From<AwsError> for Failure {
 impl Worker {
     /// The role AWS calls about `finding` act as: the first route that covers its account and region
     /// (tags are not known yet; enrichment is what brings them).
-    fn role_for(&self, finding: &Finding) -> Option<String> {
+    pub(super) fn role_for(&self, finding: &Finding) -> Option<String> {
         self.config.routes.iter().find(|r| r.covers_place(finding)).and_then(|r| r.role_arn.clone())
     }
 

@@ -18,6 +18,7 @@ mod aws;
 mod config_check;
 mod limits;
 mod tickets;
+mod verify;
 mod webhooks;
 
 use crate::aws::S3Location;
@@ -113,6 +114,30 @@ impl Worker {
     pub async fn run_once(&self) -> Result<bool, WorkerError> {
         let Some(job) = self.store.claim_job(self.config.lease_ms).await? else { return Ok(false) };
         let started = Instant::now();
+        if job.kind == verify::KIND {
+            let outcome = match self.verify(&job).await {
+                Ok(verify::Next::At { run_at, payload }) => {
+                    self.metrics.job_finished(&job.kind, started.elapsed().as_secs_f64());
+                    self.store.postpone_job(&job, run_at, &payload).await?;
+                    return Ok(true);
+                }
+                Ok(verify::Next::Done) => JobOutcome::Done,
+                Err(Failure::RateLimited { retry_at_ms, reason }) => {
+                    let payload = job.payload.clone();
+                    tracing::info!(job = job.id, reason, "verification throttled: waiting");
+                    self.store.postpone_job(&job, retry_at_ms, &payload).await?;
+                    return Ok(true);
+                }
+                Err(Failure::Job(m)) => JobOutcome::Failed(m),
+                Err(Failure::Store(e)) => JobOutcome::Failed(format!("store: {e}")),
+            };
+            if let JobOutcome::Failed(m) = &outcome {
+                tracing::warn!(job = job.id, kind = job.kind, attempt = job.attempts, error = %m, "job failed");
+            }
+            self.metrics.job_finished(&job.kind, started.elapsed().as_secs_f64());
+            self.store.finish_job(&job, &outcome).await?;
+            return Ok(true);
+        }
         let side_job = if let Some(event) = job.kind.strip_prefix("github:") {
             Some(self.webhook(&job, event).await)
         } else if job.kind == "ticket" || job.kind.starts_with("ticket:") {
@@ -234,6 +259,12 @@ impl Worker {
                     return Ok(Resolved::Kept { state: "accepted-risk", reason });
                 }
             }
+        }
+        let previous = self.store.finding_state(key).await?;
+        if matches!(previous.as_deref(), Some("verified" | "resolved"))
+            && finding.compliance == crate::finding::Compliance::NonCompliant
+        {
+            self.queue_ticket(job, key, "ticket:recurred", serde_json::json!({})).await?;
         }
         let enriched = self.enrich(key, &mut finding).await?;
         if let Some(e) = &enriched

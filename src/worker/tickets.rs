@@ -31,11 +31,45 @@ impl Worker {
                 let ticket = known.ok_or_else(|| Failure::Job("the finding has no ticket yet".into()))?;
                 let by = p["by"].as_str().unwrap_or("someone");
                 match other {
+                    "ticket:merged" if p["verify"].as_bool() == Some(true) => {
+                        let pr = p["url"].as_str().unwrap_or("the pull request");
+                        let text = format!(
+                            "Merged by @{by}: {pr}. Once it is applied, AWS Config re-evaluates the rule and this \
+                             ticket closes when the resource is compliant."
+                        );
+                        jira.comment(&ticket, &text).await?;
+                    }
                     "ticket:merged" => {
                         let pr = p["url"].as_str().unwrap_or("the pull request");
                         jira.comment(&ticket, &format!("Merged by @{by}: {pr}. Apply the change to close the drift."))
                             .await?;
                         jira.transition_to_category(&ticket, StatusCategory::Done).await?;
+                    }
+                    "ticket:verified" | "ticket:resolved" => {
+                        let rule = p["rule"].as_str().map(|r| format!(" with `{r}`")).unwrap_or_default();
+                        let text = if other == "ticket:verified" {
+                            format!("Verified: AWS Config now evaluates the resource COMPLIANT{rule}. Closing.")
+                        } else {
+                            let verdict = p["compliance"].as_str().unwrap_or("COMPLIANT");
+                            format!("AWS Config now reports the resource {verdict}. Closing as resolved.")
+                        };
+                        jira.comment(&ticket, &text).await?;
+                        jira.transition_to_category(&ticket, StatusCategory::Done).await?;
+                    }
+                    "ticket:unverified" => {
+                        let rule = p["rule"].as_str().unwrap_or("the rule");
+                        let verdict = p["compliance"].as_str().unwrap_or("NON_COMPLIANT");
+                        let minutes = p["minutes"].as_u64().unwrap_or_default();
+                        let text = format!(
+                            "AWS Config still evaluates the resource {verdict} for `{rule}` {minutes} minutes after \
+                             re-evaluation. Was the merged change applied (`terraform apply`)?"
+                        );
+                        jira.comment(&ticket, &text).await?;
+                    }
+                    "ticket:recurred" => {
+                        let text = "AWS Config reports the resource NON_COMPLIANT again: the drift is back.";
+                        jira.comment(&ticket, text).await?;
+                        jira.transition_to_category(&ticket, StatusCategory::ToDo).await?;
                     }
                     "ticket:accepted" => {
                         let reason = p["reason"].as_str().unwrap_or_default();

@@ -42,7 +42,9 @@ impl Worker {
                 match action {
                     PullAction::Merged => {
                         self.store.pull_merged(&key, &sender, n).await?;
-                        self.queue_ticket(job, &key, "ticket:merged", json!({ "by": sender, "url": url })).await?;
+                        let verifying = self.queue_verify(job, &key).await?;
+                        let detail = json!({ "by": sender, "url": url, "verify": verifying });
+                        self.queue_ticket(job, &key, "ticket:merged", detail).await?;
                     }
                     PullAction::Reopened => {
                         self.store.pull_reopened(&key, &sender, n).await?;
@@ -115,7 +117,13 @@ impl Worker {
     }
 
     /// Queue a Jira step for the finding, when Jira is configured.
-    async fn queue_ticket(&self, job: &Job, key: &str, kind: &str, payload: serde_json::Value) -> Result<(), Failure> {
+    pub(super) async fn queue_ticket(
+        &self,
+        job: &Job,
+        key: &str,
+        kind: &str,
+        payload: serde_json::Value,
+    ) -> Result<(), Failure> {
         if self.config.jira.is_some() && !self.config.dry_run {
             self.store.enqueue(kind, key, &payload.to_string(), job.max_attempts).await?;
         }
