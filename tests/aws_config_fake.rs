@@ -7,7 +7,7 @@ mod support;
 
 use serde_json::{Value, json};
 use support::aws_config::{
-    ACCESS_KEY_ID, ACCOUNT_ID, COMMON_ERRORS, CONTENT_TYPE, FakeAwsConfig, OPERATIONS, Operation, REGION, Ty,
+    ACCESS_KEY_ID, ACCOUNT_ID, COMMON_ERRORS, CONTENT_TYPE, FakeAwsConfig, OPERATIONS, Operation, REGION,
 };
 use support::botocore::Model;
 
@@ -190,73 +190,8 @@ fn botocore_model() -> Option<Model> {
     Some(Model::load(std::path::Path::new(&path)))
 }
 
-/// The fake's type for a member against the model's shape `name`.
-fn compare_ty(model: &Model, name: &str, ty: &Ty, at: &str, problems: &mut Vec<String>) {
-    let Some(shape) = model.shape(name) else { return problems.push(format!("{at}: no shape {name}")) };
-    let kind = shape["type"].as_str().unwrap_or_default();
-    let mut same = |what: &str, fake: Value, theirs: &Value| {
-        let theirs = if theirs.is_null() { Value::Null } else { theirs.clone() };
-        if fake != theirs {
-            problems.push(format!("{at} ({name}): {what} is {fake} in the fake, {theirs} in the model"));
-        }
-    };
-    match ty {
-        Ty::String { min, max, pattern, values } => {
-            same("type", json!("string"), &shape["type"]);
-            same("min", json!(min), &shape["min"]);
-            same("max", json!(max), &shape["max"]);
-            same("pattern", json!(pattern), &shape["pattern"]);
-            let theirs = shape["enum"].as_array().cloned().unwrap_or_default();
-            same("enum", json!(values), &Value::Array(theirs));
-            if let Some(p) = pattern.filter(|p| !support::aws_config::pattern_known(p)) {
-                problems.push(format!("{at}: the fake cannot check pattern {p}"));
-            }
-        }
-        Ty::Integer { min, max } => {
-            same("type", json!("integer"), &shape["type"]);
-            same("min", json!(min), &shape["min"]);
-            same("max", json!(max), &shape["max"]);
-        }
-        Ty::List { item, min, max } => {
-            same("type", json!("list"), &shape["type"]);
-            same("min", json!(min), &shape["min"]);
-            same("max", json!(max), &shape["max"]);
-            let member = shape["member"]["shape"].as_str().unwrap_or_default();
-            compare_ty(model, member, item, &format!("{at}[]"), problems);
-        }
-        Ty::Structure(members) if kind == "structure" => compare_members(model, shape, members, at, problems),
-        Ty::Structure(_) => problems.push(format!("{at} ({name}): a structure in the fake, a {kind} in the model")),
-    }
-}
-
-/// The same member names, the same required ones, the same types.
-fn compare_members(
-    model: &Model,
-    shape: &Value,
-    members: &[support::aws_config::Member],
-    at: &str,
-    problems: &mut Vec<String>,
-) {
-    let theirs = shape["members"].as_object().cloned().unwrap_or_default();
-    let required: Vec<&str> = shape["required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    for name in theirs.keys().filter(|n| !members.iter().any(|m| m.name == n.as_str())) {
-        problems.push(format!("{at}.{name}: in the model, unknown to the fake (it would reject it)"));
-    }
-    for m in members {
-        let here = format!("{at}.{}", m.name);
-        let Some(target) = theirs.get(m.name).and_then(|t| t["shape"].as_str()) else {
-            problems.push(format!("{here}: not in the model"));
-            continue;
-        };
-        if m.required != required.contains(&m.name) {
-            problems.push(format!("{here}: required is {} in the fake, not in the model", m.required));
-        }
-        compare_ty(model, target, m.ty, &here, problems);
-    }
-}
-
 /// (a) the protocol and every operation; the fake's input shapes equal the model's; (c) the error
-/// codes the fake declares are the model's or common ones.
+/// codes the fake declares are the model's or common ones, for the forwarded operations too.
 fn check_static(model: &Model) -> Vec<String> {
     let meta = model.metadata();
     let mut problems = Vec::new();
@@ -280,12 +215,21 @@ fn check_static(model: &Model) -> Vec<String> {
             problems.push(format!("{}: http is {}", op.name, o["http"]));
         }
         match model.input_shape(op.name).and_then(|s| model.shape(s)) {
-            Some(shape) => compare_members(model, shape, op.input, op.name, &mut problems),
+            Some(shape) => model.compare_members(shape, op.input, op.name, &mut problems),
             None => problems.push(format!("{}: no input shape", op.name)),
         }
         let declared = model.errors(op.name);
         for e in op.errors.iter().filter(|e| !declared.iter().any(|d| d == *e)) {
             problems.push(format!("{}: the fake answers {e}, which the model does not declare", op.name));
+        }
+    }
+    for op in support::aws_config::FORWARDED_OPERATIONS {
+        if model.operation(op.name).is_none() {
+            problems.push(format!("{} (forwarded) is not an operation of the model", op.name));
+        }
+        let declared = model.errors(op.name);
+        for e in op.errors.iter().filter(|e| !declared.iter().any(|d| d == *e)) {
+            problems.push(format!("{}: a fault {e} can be queued, which the model does not declare", op.name));
         }
     }
     for e in COMMON_ERRORS {

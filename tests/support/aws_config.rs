@@ -22,6 +22,11 @@
 //! - Every exchange is logged; a request no operation serves answers `UnknownOperationException`
 //!   and is kept in [`FakeAwsConfig::unexpected`]: tests assert it stays empty.
 //! - Faults (status and error code) can be queued per operation for the next N requests.
+//! - With [`FakeAwsConfig::forward_to`] it fronts moto (`tests/support/moto.rs`): what the fake
+//!   does not serve (`GetResourceConfigHistory`, `BatchGetResourceConfig`, …), and
+//!   `DescribeConfigRules` since moto then owns the rules, is proxied to moto verbatim and moto's
+//!   answer returned, so one SDK client with one endpoint reaches both. Forwarded exchanges are
+//!   logged ([`Logged::forwarded`]) and are not unexpected.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -47,13 +52,15 @@ const CORAL: &str = "com.amazon.coral.service#";
 // The operations and input shapes the fake serves (checked against botocore's model)
 
 /// A member's type, with the constraints botocore's model gives it (`min`/`max` are lengths for
-/// strings and lists, values for integers; a `pattern` is not anchored, as in Smithy).
+/// strings and lists, values for integers; a `pattern` is not anchored, as in Smithy). A
+/// `Timestamp` is epoch seconds, a JSON number (the `json` protocols' default format).
 #[derive(Debug)]
 pub enum Ty {
     String { min: Option<u64>, max: Option<u64>, pattern: Option<&'static str>, values: &'static [&'static str] },
     Integer { min: Option<i64>, max: Option<i64> },
     List { item: &'static Ty, min: Option<u64>, max: Option<u64> },
     Structure(&'static [Member]),
+    Timestamp,
 }
 
 #[derive(Debug)]
@@ -72,23 +79,23 @@ pub struct Operation {
     pub errors: &'static [&'static str],
 }
 
-const fn text(min: Option<u64>, max: Option<u64>, pattern: Option<&'static str>) -> Ty {
+pub const fn text(min: Option<u64>, max: Option<u64>, pattern: Option<&'static str>) -> Ty {
     Ty::String { min, max, pattern, values: &[] }
 }
 
-const fn one_of(values: &'static [&'static str]) -> Ty {
+pub const fn one_of(values: &'static [&'static str]) -> Ty {
     Ty::String { min: None, max: None, pattern: None, values }
 }
 
-const fn list(item: &'static Ty, min: u64, max: u64) -> Ty {
+pub const fn list(item: &'static Ty, min: u64, max: u64) -> Ty {
     Ty::List { item, min: Some(min), max: Some(max) }
 }
 
-const fn opt(name: &'static str, ty: &'static Ty) -> Member {
+pub const fn opt(name: &'static str, ty: &'static Ty) -> Member {
     Member { name, required: false, ty }
 }
 
-const fn req(name: &'static str, ty: &'static Ty) -> Member {
+pub const fn req(name: &'static str, ty: &'static Ty) -> Member {
     Member { name, required: true, ty }
 }
 
@@ -190,6 +197,46 @@ pub fn operation(name: &str) -> Option<&'static Operation> {
     OPERATIONS.iter().find(|o| o.name == name)
 }
 
+/// Operations the fake does not serve but knows by name, for a forward target to answer (moto
+/// implements them for S3 buckets): logged under their name, and faults can be queued for them
+/// (the fake answers those itself). `input` is empty: the target checks the bodies.
+pub const FORWARDED_OPERATIONS: &[Operation] = &[
+    Operation {
+        name: "GetResourceConfigHistory",
+        input: &[],
+        errors: &[
+            "ValidationException",
+            "InvalidTimeRangeException",
+            "InvalidLimitException",
+            "InvalidNextTokenException",
+            "NoAvailableConfigurationRecorderException",
+            "ResourceNotDiscoveredException",
+        ],
+    },
+    Operation {
+        name: "BatchGetResourceConfig",
+        input: &[],
+        errors: &["ValidationException", "NoAvailableConfigurationRecorderException"],
+    },
+    Operation {
+        name: "ListDiscoveredResources",
+        input: &[],
+        errors: &[
+            "ValidationException",
+            "InvalidLimitException",
+            "InvalidNextTokenException",
+            "NoAvailableConfigurationRecorderException",
+        ],
+    },
+];
+
+/// Served by the fake, and proxied once a forward target is set (the target owns the rules then).
+const OWNED_BY_TARGET: &[&str] = &["DescribeConfigRules"];
+
+fn known_operation(name: &str) -> Option<&'static Operation> {
+    operation(name).or_else(|| FORWARDED_OPERATIONS.iter().find(|o| o.name == name))
+}
+
 /// The patterns of the model the fake knows how to check (the spec test requires every pattern
 /// of [`OPERATIONS`] to be one of these).
 pub fn pattern_known(pattern: &str) -> bool {
@@ -254,23 +301,28 @@ pub struct Logged {
     pub error: Option<String>,
     /// Whether a queued fault answered it.
     pub injected: bool,
+    /// Whether it was proxied to the forward target ([`FakeAwsConfig::forward_to`]); `status`,
+    /// `response` and `error` are then the target's.
+    pub forwarded: bool,
 }
 
 impl Logged {
+    /// Served by the fake, or forwarded.
     pub fn expected(&self) -> bool {
-        self.operation.is_some()
+        self.operation.is_some() || self.forwarded
     }
 }
 
 /// An AWS error answer.
 #[derive(Debug, Clone)]
-struct AwsError {
-    status: u16,
-    code: String,
-    message: String,
+pub struct AwsError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
 }
 
-fn error(code: &str, message: impl Into<String>) -> AwsError {
+/// An HTTP 400 error answer.
+pub fn error(code: &str, message: impl Into<String>) -> AwsError {
     AwsError { status: 400, code: code.to_owned(), message: message.into() }
 }
 
@@ -308,6 +360,8 @@ struct Inner {
     delay: Duration,
     now: Option<f64>,
     requests: u64,
+    forward: Option<String>,
+    repair_timestamps: bool,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -354,6 +408,8 @@ impl FakeAwsConfig {
             delay: Duration::ZERO,
             now: None,
             requests: 0,
+            forward: None,
+            repair_timestamps: false,
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -513,8 +569,12 @@ impl FakeAwsConfig {
     /// The next `times` requests to `operation` answer `status` with this error code (before
     /// authentication and validation). The code must be one the operation can answer:
     /// declared for it or in [`COMMON_ERRORS`].
+    ///
+    /// Forwarded operations ([`FORWARDED_OPERATIONS`]) can fail too; the fake answers the fault
+    /// itself.
     pub fn fail_next(&self, operation_name: &str, times: usize, status: u16, code: &str) {
-        let op = operation(operation_name).unwrap_or_else(|| panic!("the fake does not serve {operation_name}"));
+        let op = known_operation(operation_name)
+            .unwrap_or_else(|| panic!("the fake neither serves nor forwards {operation_name}"));
         assert!(
             op.errors.contains(&code) || COMMON_ERRORS.contains(&code),
             "{operation_name} cannot answer {code}: not declared by the model nor common"
@@ -532,7 +592,26 @@ impl FakeAwsConfig {
         self.lock().log.iter().map(|l| l.operation.map_or_else(|| format!("?{}", l.target), str::to_owned)).collect()
     }
 
-    /// Requests no operation serves.
+    /// Front `url` (moto): requests the fake does not serve, and [`OWNED_BY_TARGET`]'s
+    /// (`DescribeConfigRules`), are sent there verbatim — method, path and query, headers
+    /// (`X-Amz-Target`, `Authorization`, …; not the hop-by-hop ones), body — and its answer is
+    /// returned as it came (status, headers, body). Rules the fake's compliance operations name
+    /// must still be added to the fake ([`FakeAwsConfig::add_rule`]) as well as to the target.
+    pub fn forward_to(&self, url: &str) {
+        self.lock().forward = Some(url.trim_end_matches('/').to_owned());
+    }
+
+    /// A repair for a moto bug, off by default: moto 5.2.5 writes a resource item's
+    /// `configurationItemCaptureTime` and `resourceCreationTime` as Python's `str(datetime)`
+    /// (`"2026-11-23 09:16:58.867092+00:00"`) where the `json` protocol wants epoch seconds, and the
+    /// Rust SDK then fails to read the whole answer. With this on, those two members of forwarded
+    /// answers become epoch-seconds numbers (the log shows the repaired answer); nothing else
+    /// changes.
+    pub fn repair_moto_timestamps(&self) {
+        self.lock().repair_timestamps = true;
+    }
+
+    /// Requests no operation serves (nor the forward target).
     pub fn unexpected(&self) -> Vec<Logged> {
         self.lock().log.iter().filter(|l| !l.expected()).cloned().collect()
     }
@@ -656,11 +735,37 @@ impl Inner {
         Some(f.error.clone())
     }
 
-    fn serve(&mut self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> (u16, Value) {
+    /// The answer, or where to forward the request to.
+    fn serve(&mut self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Served {
         self.requests += 1;
         self.tick();
         let target = header(headers, "x-amz-target").unwrap_or_default().to_owned();
         let op = route(method, uri, headers, &target);
+        if let Some(to) = self.forward.clone() {
+            let forwarded = op.is_none_or(|o| OWNED_BY_TARGET.contains(&o.name));
+            if forwarded {
+                let name = target.strip_prefix(TARGET_PREFIX).and_then(|t| t.strip_prefix('.'));
+                let known = name.and_then(known_operation);
+                return match known.and_then(|o| self.take_fault(o.name)) {
+                    Some(e) => {
+                        let response = error_body(&e);
+                        self.log.push(Logged {
+                            target,
+                            operation: known.map(|o| o.name),
+                            access_key: access_key(headers),
+                            status: e.status,
+                            request: serde_json::from_slice(body).ok(),
+                            response: response.clone(),
+                            error: Some(e.code),
+                            injected: true,
+                            forwarded: false,
+                        });
+                        Served::Answer(e.status, response)
+                    }
+                    None => Served::Forward { to, operation: known.map(|o| o.name), repair: self.repair_timestamps },
+                };
+            }
+        }
         let (result, injected) = match op {
             None => (Err(unknown_operation(&target)), false),
             Some(op) => match self.take_fault(op.name) {
@@ -681,8 +786,9 @@ impl Inner {
             response: response.clone(),
             error,
             injected,
+            forwarded: false,
         });
-        (status, response)
+        Served::Answer(status, response)
     }
 
     fn answer(&mut self, op: &Operation, headers: &HeaderMap, body: &[u8]) -> Result<Value, AwsError> {
@@ -704,33 +810,7 @@ impl Inner {
     // SigV4, in form
 
     fn authenticate(&self, headers: &HeaderMap) -> Result<(), AwsError> {
-        let Some(value) = header(headers, "authorization") else {
-            return Err(error("MissingAuthenticationTokenException", "Missing Authentication Token"));
-        };
-        let auth = SigV4::parse(value).ok_or_else(|| {
-            error(
-                "IncompleteSignatureException",
-                format!(
-                    "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' \
-                     parameter. Authorization header requires 'SignedHeaders' parameter. \
-                     Authorization={value}"
-                ),
-            )
-        })?;
-        auth.check_form(headers)?;
-        if !self.keys.iter().any(|k| k == auth.key_id) {
-            return Err(error("UnrecognizedClientException", "The security token included in the request is invalid."));
-        }
-        if auth.service != "config" {
-            return Err(error(
-                "InvalidSignatureException",
-                "Credential should be scoped to correct service: 'config'. ",
-            ));
-        }
-        if auth.region != self.region {
-            return Err(error("InvalidSignatureException", "Credential should be scoped to a valid region. "));
-        }
-        Ok(())
+        authenticate(headers, &self.keys, "config", &self.region)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -948,7 +1028,7 @@ fn decode_token(op: &str, token: &str) -> Option<usize> {
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -966,14 +1046,14 @@ fn unknown_operation(target: &str) -> AwsError {
 }
 
 /// AWS's error body; protocol-level codes carry the framework's namespace.
-fn error_body(e: &AwsError) -> Value {
+pub fn error_body(e: &AwsError) -> Value {
     let namespaced = matches!(e.code.as_str(), "UnknownOperationException" | "SerializationException");
     let code = if namespaced { format!("{CORAL}{}", e.code) } else { e.code.clone() };
     json!({ "__type": code, "message": e.message })
 }
 
 /// An empty body reads as `{}`; anything but a JSON object is a serialisation error.
-fn parse_body(body: &[u8]) -> Result<Value, AwsError> {
+pub fn parse_body(body: &[u8]) -> Result<Value, AwsError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
@@ -984,19 +1064,49 @@ fn parse_body(body: &[u8]) -> Result<Value, AwsError> {
     }
 }
 
-fn access_key(headers: &HeaderMap) -> Option<String> {
+pub fn access_key(headers: &HeaderMap) -> Option<String> {
     SigV4::parse(header(headers, "authorization")?).map(|a| a.key_id.to_owned())
 }
 
+/// What the fake does with a request.
+enum Served {
+    Answer(u16, Value),
+    /// Proxy it to `to` (logged under `operation` when known by name).
+    Forward {
+        to: String,
+        operation: Option<&'static str>,
+        repair: bool,
+    },
+}
+
 async fn handle(State(state): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let ((status, body), delay, id) = {
+    let (served, delay, id) = {
         let mut s = lock(&state);
-        let answer = s.serve(&method, &uri, &headers, &body);
-        (answer, s.delay, s.requests)
+        let served = s.serve(&method, &uri, &headers, &body);
+        (served, s.delay, s.requests)
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+    let (status, body) = match served {
+        Served::Answer(status, body) => (status, body),
+        Served::Forward { to, operation, repair } => {
+            let answer = forward(&to, &method, &uri, &headers, body.clone(), repair).await;
+            let logged = Logged {
+                target: header(&headers, "x-amz-target").unwrap_or_default().to_owned(),
+                operation,
+                access_key: access_key(&headers),
+                status: answer.status,
+                request: serde_json::from_slice(&body).ok(),
+                response: answer.json(),
+                error: answer.error_code(),
+                injected: false,
+                forwarded: true,
+            };
+            lock(&state).log.push(logged);
+            return answer.into_response();
+        }
+    };
     let mut r = (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), body.to_string()).into_response();
     let h = r.headers_mut();
     h.insert("content-type", HeaderValue::from_static(CONTENT_TYPE));
@@ -1004,6 +1114,217 @@ async fn handle(State(state): State<Shared>, method: Method, uri: Uri, headers: 
         h.insert("x-amzn-requestid", v);
     }
     r
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forwarding
+
+/// Headers that belong to one connection, not to the request (RFC 9110 §7.6.1), and the ones the
+/// HTTP client sets itself.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+];
+
+/// The forward target's answer.
+struct Forwarded {
+    status: u16,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Forwarded {
+    /// The body as JSON when it is JSON, else as a string.
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| json!(String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The error code of a failed answer: `__type` (without namespace), else `X-Amzn-ErrorType`.
+    fn error_code(&self) -> Option<String> {
+        if self.status < 300 {
+            return None;
+        }
+        let typed = self.json()["__type"].as_str().map(str::to_owned);
+        let code = typed.or_else(|| header(&self.headers, "x-amzn-errortype").map(str::to_owned))?;
+        let code = code.split(':').next().unwrap_or_default();
+        Some(code.rsplit('#').next().unwrap_or_default().to_owned())
+    }
+
+    fn into_response(self) -> Response {
+        let mut r = (StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_GATEWAY), self.body).into_response();
+        let h = r.headers_mut();
+        for (name, value) in &self.headers {
+            if !HOP_BY_HOP.contains(&name.as_str()) {
+                h.append(name.clone(), value.clone());
+            }
+        }
+        r
+    }
+}
+
+/// Send the request on to `to` as it came; an unreachable target answers 502 `InternalFailure`.
+async fn forward(to: &str, method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes, repair: bool) -> Forwarded {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut request = reqwest::Client::new().request(method.clone(), format!("{to}{path}")).body(body);
+    for (name, value) in headers.iter().filter(|(n, _)| !HOP_BY_HOP.contains(&n.as_str())) {
+        request = request.header(name, value);
+    }
+    let answer = match request.send().await {
+        Ok(r) => {
+            let (status, headers) = (r.status().as_u16(), r.headers().clone());
+            match r.bytes().await {
+                Ok(body) => Forwarded { status, headers, body },
+                Err(e) => unreachable_target(to, &e),
+            }
+        }
+        Err(e) => unreachable_target(to, &e),
+    };
+    if repair && answer.status == 200 { repair_timestamps(answer) } else { answer }
+}
+
+fn unreachable_target(to: &str, e: &reqwest::Error) -> Forwarded {
+    let body = error_body(&error("InternalFailure", format!("the forward target {to} did not answer: {e}")));
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static(CONTENT_TYPE));
+    Forwarded { status: 502, headers, body: Bytes::from(body.to_string()) }
+}
+
+/// The members moto 5.2.5 writes as `str(datetime)` in resource items.
+const MOTO_STRING_TIMESTAMPS: &[&str] = &["configurationItemCaptureTime", "resourceCreationTime"];
+
+fn repair_timestamps(mut answer: Forwarded) -> Forwarded {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map.iter_mut() {
+                    let epoch =
+                        v.as_str().filter(|_| MOTO_STRING_TIMESTAMPS.contains(&k.as_str())).and_then(parse_datetime);
+                    match epoch {
+                        Some(t) => *v = json!(t),
+                        None => walk(v),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    if let Ok(mut v) = serde_json::from_slice::<Value>(&answer.body) {
+        walk(&mut v);
+        answer.body = Bytes::from(v.to_string());
+    }
+    answer
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dates (UTC, proleptic Gregorian calendar)
+
+/// Days since 1970-01-01 of a civil date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The civil date of a day count since 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (whole seconds, as CloudTrail records have it).
+pub fn iso8601(epoch_seconds: f64) -> String {
+    let secs = epoch_seconds.floor() as i64;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+/// Epoch seconds of `YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z|±HH:MM]` (no offset: UTC).
+pub fn parse_datetime(s: &str) -> Option<f64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+    };
+    let separators = [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')];
+    if b.len() < 19 || !matches!(b[10], b'T' | b' ') || separators.iter().any(|&(i, c)| b[i] != c) {
+        return None;
+    }
+    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut rest = &s[19..];
+    let mut fraction = 0.0;
+    if let Some(f) = rest.strip_prefix('.') {
+        let digits = f.bytes().take_while(u8::is_ascii_digit).count();
+        fraction = format!("0.{}", &f[..digits]).parse().ok()?;
+        rest = &f[digits..];
+    }
+    let offset = match rest {
+        "" | "Z" => 0,
+        _ => {
+            let sign = match rest.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let (oh, om) = rest[1..].split_once(':')?;
+            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60)
+        }
+    };
+    let whole = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset;
+    Some(whole as f64 + fraction)
+}
+
+/// The SigV4 checks AWS makes before an operation runs, in AWS's words: an `Authorization` header
+/// of the right form (the signature itself is not computed), one of `keys`, scoped to `service` and
+/// `region`.
+pub fn authenticate(headers: &HeaderMap, keys: &[String], service: &str, region: &str) -> Result<(), AwsError> {
+    let Some(value) = header(headers, "authorization") else {
+        return Err(error("MissingAuthenticationTokenException", "Missing Authentication Token"));
+    };
+    let auth = SigV4::parse(value).ok_or_else(|| {
+        error(
+            "IncompleteSignatureException",
+            format!(
+                "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' \
+                 parameter. Authorization header requires 'SignedHeaders' parameter. \
+                 Authorization={value}"
+            ),
+        )
+    })?;
+    auth.check_form(headers)?;
+    if !keys.iter().any(|k| k == auth.key_id) {
+        return Err(error("UnrecognizedClientException", "The security token included in the request is invalid."));
+    }
+    if auth.service != service {
+        return Err(error(
+            "InvalidSignatureException",
+            format!("Credential should be scoped to correct service: '{service}'. "),
+        ));
+    }
+    if auth.region != region {
+        return Err(error("InvalidSignatureException", "Credential should be scoped to a valid region. "));
+    }
+    Ok(())
 }
 
 /// The parts of an `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`
@@ -1117,7 +1438,9 @@ pub fn validate_input(op: &Operation, input: &Value) -> Result<(), (String, Stri
     validate(op.input, input).map_err(|e| (e.code, e.message))
 }
 
-fn validate(members: &[Member], input: &Value) -> Result<(), AwsError> {
+/// A body against input members: the first JSON type error as `SerializationException`, else
+/// every constraint violation as one `ValidationException`.
+pub fn validate(members: &[Member], input: &Value) -> Result<(), AwsError> {
     let mut p = Problems::default();
     check_structure(members, input, "", &mut p);
     if let Some(m) = p.serialization {
@@ -1193,6 +1516,8 @@ fn check_value(ty: &Ty, value: &Value, path: &str, p: &mut Problems) {
             }
         },
         Ty::Structure(members) => check_structure(members, value, path, p),
+        Ty::Timestamp if value.is_number() => {}
+        Ty::Timestamp => type_error(p, "a timestamp (epoch seconds)", value, path),
     }
 }
 

@@ -5,8 +5,10 @@
 //! `timestamp`, `blob`) with their `required`, `enum`, `min` and `max`; timestamps follow the
 //! member's or shape's `timestampFormat`, else the protocol's default (epoch seconds, a JSON number,
 //! for `json`). Patterns are not checked (no regex engine here; the fake checks its own).
+//! It also compares a fake's own declaration of an input shape ([`Member`]s) with the model's.
 
-use serde_json::Value;
+use super::aws_config::{Member, Ty};
+use serde_json::{Value, json};
 use std::path::Path;
 
 pub struct Model {
@@ -148,6 +150,77 @@ impl Model {
         for (k, v) in object {
             self.validate(key, None, &Value::String(k.clone()), &format!("{at} key {k}"), errors);
             self.validate(val["shape"].as_str().unwrap_or_default(), Some(val), v, &format!("{at}.{k}"), errors);
+        }
+    }
+}
+
+/// Comparing a fake's declared input members with the model's shapes.
+impl Model {
+    /// The fake's type for a member against the model's shape `name`: the same type, bounds,
+    /// pattern and enum, recursively.
+    pub fn compare_ty(&self, name: &str, ty: &Ty, at: &str, problems: &mut Vec<String>) {
+        let Some(shape) = self.shape(name) else { return problems.push(format!("{at}: no shape {name}")) };
+        let kind = shape["type"].as_str().unwrap_or_default();
+        let mut same = |what: &str, fake: Value, theirs: &Value| {
+            let theirs = if theirs.is_null() { Value::Null } else { theirs.clone() };
+            if fake != theirs {
+                problems.push(format!("{at} ({name}): {what} is {fake} in the fake, {theirs} in the model"));
+            }
+        };
+        match ty {
+            Ty::String { min, max, pattern, values } => {
+                same("type", json!("string"), &shape["type"]);
+                same("min", json!(min), &shape["min"]);
+                same("max", json!(max), &shape["max"]);
+                same("pattern", json!(pattern), &shape["pattern"]);
+                let theirs = shape["enum"].as_array().cloned().unwrap_or_default();
+                same("enum", json!(values), &Value::Array(theirs));
+                if let Some(p) = pattern.filter(|p| !super::aws_config::pattern_known(p)) {
+                    problems.push(format!("{at}: the fake cannot check pattern {p}"));
+                }
+            }
+            Ty::Integer { min, max } => {
+                same("type", json!("integer"), &shape["type"]);
+                same("min", json!(min), &shape["min"]);
+                same("max", json!(max), &shape["max"]);
+            }
+            Ty::List { item, min, max } => {
+                same("type", json!("list"), &shape["type"]);
+                same("min", json!(min), &shape["min"]);
+                same("max", json!(max), &shape["max"]);
+                let member = shape["member"]["shape"].as_str().unwrap_or_default();
+                self.compare_ty(member, item, &format!("{at}[]"), problems);
+            }
+            Ty::Timestamp => {
+                same("type", json!("timestamp"), &shape["type"]);
+                let format = self.timestamp_format(shape, None);
+                if format != "unixTimestamp" {
+                    problems.push(format!("{at} ({name}): epoch seconds in the fake, {format} in the model"));
+                }
+            }
+            Ty::Structure(members) if kind == "structure" => self.compare_members(shape, members, at, problems),
+            Ty::Structure(_) => problems.push(format!("{at} ({name}): a structure in the fake, a {kind} in the model")),
+        }
+    }
+
+    /// The same member names, the same required ones, the same types.
+    pub fn compare_members(&self, shape: &Value, members: &[Member], at: &str, problems: &mut Vec<String>) {
+        let theirs = shape["members"].as_object().cloned().unwrap_or_default();
+        let required: Vec<&str> =
+            shape["required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        for name in theirs.keys().filter(|n| !members.iter().any(|m| m.name == n.as_str())) {
+            problems.push(format!("{at}.{name}: in the model, unknown to the fake (it would reject it)"));
+        }
+        for m in members {
+            let here = format!("{at}.{}", m.name);
+            let Some(target) = theirs.get(m.name).and_then(|t| t["shape"].as_str()) else {
+                problems.push(format!("{here}: not in the model"));
+                continue;
+            };
+            if m.required != required.contains(&m.name) {
+                problems.push(format!("{here}: required is {} in the fake, not in the model", m.required));
+            }
+            self.compare_ty(target, m.ty, &here, problems);
         }
     }
 }

@@ -1,15 +1,18 @@
 //! Helpers shared by the integration tests: run the real binary, copy fixtures to temporary
-//! directories, build events; the fake GitHub (`github`), Jira (`jira`) and AWS Config (`aws_config`),
-//! and the checkers the fakes are held to (`openapi`, `botocore`); the real `driftfix serve` as a
-//! child process (`server`).
+//! directories, build events; the fake GitHub (`github`), Jira (`jira`), AWS Config (`aws_config`,
+//! which can front moto) and CloudTrail (`cloudtrail`), and the checkers the fakes are held to
+//! (`openapi`, `botocore`); the real `driftfix serve` (`server`) and moto's server (`moto`) as child
+//! processes.
 
 #![allow(dead_code)]
 
 pub mod aws_config;
 pub mod botocore;
+pub mod cloudtrail;
 pub mod db;
 pub mod github;
 pub mod jira;
+pub mod moto;
 pub mod openapi;
 pub mod server;
 
