@@ -42,7 +42,7 @@ pub async fn enrich(aws: &Aws, role: Option<&str>, finding: &mut Finding) -> Res
     let mut out = Enrichment::default();
 
     if let Some(name) = finding.rule.name.clone() {
-        match aws.rules.describe(&scope, role, &region, &name).await {
+        match aws.rule(&scope, role, &region, &name).await {
             Ok(Some(info)) => {
                 let what = info.source_identifier.as_deref().unwrap_or("no source identifier");
                 let n = info.params.len();

@@ -43,8 +43,8 @@ pub struct Aws {
     settings: Settings,
     base: SdkConfig,
     scopes: Mutex<HashMap<(Option<String>, String), Scope>>,
-    pub(crate) rules: rules::RuleCache,
-    pub(crate) states: state::StateCache,
+    rules: rules::RuleCache,
+    states: state::StateCache,
 }
 
 impl Aws {
@@ -101,6 +101,29 @@ impl Aws {
             ),
         };
         self.scopes.lock().unwrap_or_else(PoisonError::into_inner).entry(key).or_insert(scope).clone()
+    }
+}
+
+impl Aws {
+    /// A Config rule by name, through the cache (see [`rules`]).
+    pub async fn rule(
+        &self,
+        scope: &Scope,
+        role: Option<&str>,
+        region: &str,
+        name: &str,
+    ) -> Result<Option<rules::RuleInfo>, AwsError> {
+        self.rules.describe(scope, role, region, name).await
+    }
+
+    /// A Terraform state file in S3, through the ETag cache (see [`state`]); `region` is asked first.
+    pub async fn read_state(
+        &self,
+        role: Option<&str>,
+        region: &str,
+        loc: &S3Location,
+    ) -> Result<(Arc<String>, state::Read), AwsError> {
+        self.states.read_anywhere(self, role, region, loc).await
     }
 }
 

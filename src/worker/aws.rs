@@ -57,7 +57,7 @@ impl Worker {
         };
         let mut out = Vec::with_capacity(locations.len());
         for loc in locations {
-            let (text, _) = aws.states.read_anywhere(aws, route.role_arn.as_deref(), region, &loc).await?;
+            let (text, _) = aws.read_state(route.role_arn.as_deref(), region, &loc).await?;
             out.push((loc.to_string(), text.as_str().to_owned()));
         }
         Ok(out)
