@@ -380,3 +380,105 @@ async fn state_in_s3_is_read_with_the_route_and_cached_by_etag() {
     let e = aws.read_state(None, REGION, &missing).await.expect_err("missing");
     assert!(e.to_string().contains("s3://acme-tf-state/nope.tfstate does not exist"), "{e}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Verification after merge: GitHub and Jira in the loop
+
+const REPO: &str = "acme/infra";
+
+/// A GitHub-routed worker with Jira and AWS, its finding proposed: (worker, key, PR number, branch).
+async fn proposed_on_github(
+    env: &Env,
+    store: &Store,
+    gh: &support::github::FakeGitHub,
+    jira: &support::jira::FakeJira,
+    settings: AwsSettings,
+) -> (Worker, String, u64, String) {
+    let dir = repo();
+    gh.add_repo(REPO, &support::files_of(dir.path()));
+    let mut config = support::github::worker_config(gh, REPO, false, Some(jira.config()), Default::default());
+    config.aws = Some(env.clients(settings).await);
+    let w = Worker::new(store.clone(), config);
+    let (key, _) =
+        support::record(store, "e-1", &compliance_event("e-1", RULE, "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT"))
+            .await;
+    drain(&w).await;
+    assert_eq!(store.finding_state(&key).await.unwrap().as_deref(), Some("proposed"));
+    assert_eq!(jira.issues().len(), 1, "one ticket");
+    let pr = gh.pulls(REPO)[0].clone();
+    (w, key, pr.number, pr.head)
+}
+
+async fn merge(store: &Store, gh: &support::github::FakeGitHub, number: u64, branch: &str) {
+    gh.close_pull(REPO, number, true);
+    let event = support::github::pull_event(REPO, "closed", true, number, branch, "erin");
+    assert!(support::github::deliver(store, "pull_request", "merge-1", event).await);
+}
+
+fn comment_texts(jira: &support::jira::FakeJira, ticket: &str) -> String {
+    jira.comments(ticket).iter().map(Value::to_string).collect::<Vec<_>>().join("\n")
+}
+
+#[tokio::test]
+async fn a_merged_fix_is_re_evaluated_verified_and_its_ticket_closed() {
+    let Some(env) = Env::start().await else { return };
+    env.seed(&[]).await;
+    let (store, _db) = support::db::sqlite().await;
+    let gh = support::github::FakeGitHub::start().await;
+    let jira = support::jira::FakeJira::start(driftfix::jira::Flavor::Cloud).await;
+    let settings = AwsSettings { verify_timeout_minutes: 60, ..env.settings() };
+    let (w, key, number, branch) = proposed_on_github(&env, &store, &gh, &jira, settings).await;
+    let ticket = jira.issues()[0].key.clone();
+
+    // The apply happens; the next evaluation of the rule finds the bucket compliant.
+    env.config.set_compliance_on_next_evaluation(RULE, "AWS::S3::Bucket", BUCKET, "COMPLIANT");
+    merge(&store, &gh, number, &branch).await;
+    drain(&w).await;
+    assert_eq!(env.config.evaluations_started(), [vec![RULE.to_owned()]], "StartConfigRulesEvaluation, once");
+    assert_eq!(store.finding_state(&key).await.unwrap().as_deref(), Some("verifying"));
+    assert_ne!(jira.status_of(&ticket), Some("Done"), "merging alone does not close the ticket");
+    assert!(comment_texts(&jira, &ticket).contains("re-evaluates the rule"), "{}", comment_texts(&jira, &ticket));
+
+    // The poll is due a second later.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    drain(&w).await;
+    assert_eq!(store.finding_state(&key).await.unwrap().as_deref(), Some("verified"));
+    assert_eq!(jira.status_of(&ticket), Some("Done"), "the verified finding's ticket is closed");
+    assert!(comment_texts(&jira, &ticket).contains("Verified: AWS Config now evaluates the resource COMPLIANT"));
+    assert!(audit(&store, &key, "verify.compliant").await.is_some());
+    assert_eq!(env.config.evaluations_started().len(), 1, "no second evaluation");
+
+    // Later the drift comes back: the finding is worked again and its ticket reopened.
+    env.config.set_compliance(RULE, "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT");
+    let again = compliance_event("e-9", RULE, "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT");
+    support::record(&store, "e-9", &again).await;
+    drain(&w).await;
+    assert_ne!(jira.status_of(&ticket), Some("Done"), "reopened");
+    assert!(comment_texts(&jira, &ticket).contains("NON_COMPLIANT again"));
+    assert_eq!(jira.issues().len(), 1, "still one ticket");
+    assert!(gh.unexpected().is_empty(), "{:?}", gh.unexpected());
+    env.assert_only_expected();
+}
+
+#[tokio::test]
+async fn a_merged_fix_still_non_compliant_after_the_timeout_asks_once_whether_it_was_applied() {
+    let Some(env) = Env::start().await else { return };
+    env.seed(&[]).await;
+    env.config.set_compliance(RULE, "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT");
+    let (store, _db) = support::db::sqlite().await;
+    let gh = support::github::FakeGitHub::start().await;
+    let jira = support::jira::FakeJira::start(driftfix::jira::Flavor::Cloud).await;
+    let (w, key, number, branch) = proposed_on_github(&env, &store, &gh, &jira, env.settings()).await;
+    let ticket = jira.issues()[0].key.clone();
+    merge(&store, &gh, number, &branch).await;
+    drain(&w).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    drain(&w).await;
+    assert_eq!(store.finding_state(&key).await.unwrap().as_deref(), Some("unverified"));
+    let texts = comment_texts(&jira, &ticket);
+    assert_eq!(texts.matches("Was the merged change applied").count(), 1, "{texts}");
+    assert_ne!(jira.status_of(&ticket), Some("Done"), "the ticket stays open");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(drain(&w).await, 0, "verification is over");
+    env.assert_only_expected();
+}
