@@ -2,8 +2,8 @@
 //!
 //! Webhooks get lost (a misconfigured API destination, a 5xx during a deploy, a rule created before
 //! driftfix was installed), so the account is asked directly: for each route's (role, region), the
-//! rules are listed (`DescribeConfigRules`), and for each rule the catalog can fix, its
-//! NON_COMPLIANT results (`GetComplianceDetailsByConfigRule`, paged; the aggregator variant per
+//! rules are listed (`DescribeConfigRules`), and for each rule the catalog can fix that has any
+//! (`DescribeComplianceByConfigRule`), its NON_COMPLIANT results (`GetComplianceDetailsByConfigRule`, paged; the aggregator variant per
 //! account and region when `[aws] aggregator` is set). A result is turned into the Config
 //! notification AWS would have sent and recorded through the same store path as a delivered one,
 //! so it is keyed, de-duplicated and worked exactly alike. Findings the store already has open are
@@ -158,9 +158,17 @@ impl Ctx<'_> {
                 }
             }
         }
+        // Rules with nothing NON_COMPLIANT are not listed (their open findings are still checked).
+        let names: Vec<String> = chosen.iter().map(|r| r.name.clone()).collect();
+        let with_findings = match &self.config.aws.aggregator {
+            Some(_) => names,
+            None if names.is_empty() => names,
+            None => compliance::rules_with_findings(self.scope, &names).await?,
+        };
         for rule in chosen {
             report.rules += 1;
-            if let Err(e) = self.rule(&rule, report).await {
+            let listing = with_findings.contains(&rule.name);
+            if let Err(e) = self.rule(&rule, listing, report).await {
                 match e {
                     Failed::Store(e) => return Err(Failed::Store(e)),
                     Failed::Aws(e) => report.errors.push(format!("rule `{}` in {}: {e}", rule.name, self.region)),
@@ -170,9 +178,11 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// List one rule's NON_COMPLIANT results, record the new ones, resolve the fixed ones.
-    async fn rule(&self, rule: &RuleInfo, report: &mut SyncReport) -> Result<(), Failed> {
+    /// List one rule's NON_COMPLIANT results (when it has any), record the new ones, resolve the
+    /// fixed ones.
+    async fn rule(&self, rule: &RuleInfo, listing: bool, report: &mut SyncReport) -> Result<(), Failed> {
         let evaluations: Vec<Evaluation> = match &self.config.aws.aggregator {
+            _ if !listing => Vec::new(),
             Some(aggregator) => {
                 let mut all = Vec::new();
                 for account in &self.route.accounts {

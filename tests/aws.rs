@@ -400,8 +400,7 @@ async fn proposed_on_github(
     config.aws = Some(env.clients(settings).await);
     let w = Worker::new(store.clone(), config);
     let (key, _) =
-        support::record(store, "e-1", &compliance_event("e-1", RULE, "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT"))
-            .await;
+        support::record(store, "e-1", &compliance_event("e-1", RULE, "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT")).await;
     drain(&w).await;
     assert_eq!(store.finding_state(&key).await.unwrap().as_deref(), Some("proposed"));
     assert_eq!(jira.issues().len(), 1, "one ticket");
@@ -481,4 +480,28 @@ async fn a_merged_fix_still_non_compliant_after_the_timeout_asks_once_whether_it
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(drain(&w).await, 0, "verification is over");
     env.assert_only_expected();
+}
+
+#[tokio::test]
+async fn a_routes_role_is_assumed_with_sts_for_its_findings() {
+    let Some(env) = Env::start().await else { return };
+    env.seed(&[]).await;
+    let (store, _db) = support::db::sqlite().await;
+    let dir = repo();
+    let settings = AwsSettings { cloudtrail: false, ..env.settings() };
+    let aws = env.clients(settings).await;
+    let mut r = route(dir.path());
+    r.role_arn = Some(format!("arn:aws:iam::{ACCOUNT_ID}:role/driftfix"));
+    let w = worker(&store, vec![r], Some(aws));
+    let (key, _) =
+        support::record(&store, "e-1", &compliance_event("e-1", RULE, "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT"))
+            .await;
+    assert_eq!(drain(&w).await, 1);
+    assert_eq!(store.finding_state(&key).await.unwrap().as_deref(), Some("proposed"));
+    let keys: Vec<String> = env.config.log().iter().filter_map(|l| l.access_key.clone()).collect();
+    assert!(!keys.is_empty());
+    assert!(
+        keys.iter().all(|k| k.starts_with("ASIA") && k != ACCESS_KEY_ID),
+        "every Config call used the role's session credentials from STS, not the base key: {keys:?}"
+    );
 }

@@ -113,7 +113,6 @@ fn the_example_passes_driftfix_scan() {
 const EXPECTED_ACTIONS: &[&str] = &[
     "cloudtrail:LookupEvents",
     "config:BatchGetResourceConfig",
-    "config:DescribeAggregateComplianceByConfigRules",
     "config:DescribeComplianceByConfigRule",
     "config:DescribeConfigRules",
     "config:GetAggregateComplianceDetailsByConfigRule",
@@ -287,4 +286,26 @@ fn the_driftfix_toml_snippets_in_the_deploy_readme_are_valid() {
     }
     assert!(blocks[0].contains("[intake.eventbridge]") && blocks[0].contains(r#"header = "x-api-key""#));
     assert!(blocks[1].contains("[intake.sns]") && blocks[1].contains(":driftfix-config-noncompliant\""));
+}
+
+#[test]
+fn every_aws_call_the_code_makes_is_granted_by_the_policy() {
+    let granted: BTreeSet<String> =
+        statements(&policy()).iter().flat_map(|s| strings(&s["Action"])).map(str::to_owned).collect();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/aws");
+    let mut calls = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).expect("src/aws") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("source");
+        for line in text.lines().map(str::trim) {
+            if let Some(rest) = line.strip_prefix("const OP: &str = \"") {
+                calls.insert(rest.trim_end_matches("\";").to_owned());
+            }
+        }
+    }
+    assert!(calls.len() >= 9, "the scan found the calls: {calls:?}");
+    for call in &calls {
+        assert!(granted.contains(call), "{call} is called by src/aws but not granted by the policy");
+    }
+    // A route's role_arn is assumed with STS.
+    assert!(granted.contains("sts:AssumeRole"));
 }

@@ -191,6 +191,37 @@ pub async fn of_resource(
     }
 }
 
+/// Which of `rules` have at least one NON_COMPLIANT result (`DescribeComplianceByConfigRule`, 25
+/// names per call): `sync` lists the results of those only.
+pub async fn rules_with_findings(scope: &Scope, rules: &[String]) -> Result<Vec<String>, AwsError> {
+    const OP: &str = "config:DescribeComplianceByConfigRule";
+    let mut out = Vec::new();
+    for names in rules.chunks(25) {
+        let mut token: Option<String> = None;
+        loop {
+            let page = scope
+                .config
+                .describe_compliance_by_config_rule()
+                .set_config_rule_names(Some(names.to_vec()))
+                .compliance_types(ComplianceType::NonCompliant)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(OP, e))?;
+            out.extend(page.compliance_by_config_rules().iter().filter_map(|c| {
+                let non_compliant =
+                    c.compliance().and_then(|c| c.compliance_type()) == Some(&ComplianceType::NonCompliant);
+                c.config_rule_name().filter(|_| non_compliant).map(str::to_owned)
+            }));
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Ask Config to evaluate `rule` again. An evaluation already running for it counts as started.
 pub async fn start_evaluation(scope: &Scope, rule: &str) -> Result<(), AwsError> {
     const OP: &str = "config:StartConfigRulesEvaluation";
