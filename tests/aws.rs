@@ -505,3 +505,46 @@ async fn a_routes_role_is_assumed_with_sts_for_its_findings() {
         "every Config call used the role's session credentials from STS, not the base key: {keys:?}"
     );
 }
+
+// Multi-threaded: the fakes answer the child process while the test waits for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sync_command_uses_the_default_credential_chain_and_reports() {
+    let Some(env) = Env::start().await else { return };
+    env.seed(&[]).await;
+    env.config.set_compliance(RULE, "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT");
+    let dir = repo();
+    let db = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", db.path().join("driftfix.db").display());
+    let config = format!(
+        "database_url = \"{db_url}\"\n[aws]\nenabled = true\nregion = \"{REGION}\"\ncloudtrail = false\n\
+         [aws.endpoints]\nconfig = \"{}\"\n\n[[routes]]\nname = \"infra\"\naccounts = [\"{ACCOUNT_ID}\"]\n\
+         regions = [\"{REGION}\"]\nrepo = \"{}\"\n",
+        env.config.url(),
+        dir.path().display()
+    );
+    let file = db.path().join("driftfix.toml");
+    std::fs::write(&file, config).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_driftfix"))
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+            .env_remove("AWS_PROFILE")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap()
+    };
+    let o = run(&["sync", "--config", file.to_str().unwrap(), "--json"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((report["non_compliant"].as_u64(), report["enqueued"].as_u64()), (Some(1), Some(1)), "{report}");
+    let again = run(&["sync", "--config", file.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(text.contains("1 NON_COMPLIANT, 0 queued, 1 already known, 0 resolved"), "{text}");
+    let unknown = run(&["sync", "--config", file.to_str().unwrap(), "--route", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no route is named `nope`"));
+    let keys: Vec<String> = env.config.log().iter().filter_map(|l| l.access_key.clone()).collect();
+    assert!(keys.iter().all(|k| k == ACCESS_KEY_ID), "the environment's credentials: {keys:?}");
+}
