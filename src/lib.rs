@@ -12,6 +12,8 @@
 //! - [`render`]: PR title/body/branch from `templates/`, unified diffs.
 //! - [`github`]: the GitHub App: code at the default branch head, the finding's pull request.
 //! - [`jira`]: the Jira adapter: one ticket per finding (Cloud v3 with ADF, Data Center v2 with wiki markup).
+//! - [`aws`]: AWS Config, CloudTrail, S3 and STS: enrichment, compliance, re-evaluation, state in S3.
+//! - [`sync`]: reconciliation with AWS Config (`driftfix sync`, `serve`'s interval).
 
 pub mod api;
 pub mod auth;

@@ -548,3 +548,51 @@ async fn the_sync_command_uses_the_default_credential_chain_and_reports() {
     let keys: Vec<String> = env.config.log().iter().filter_map(|l| l.access_key.clone()).collect();
     assert!(keys.iter().all(|k| k == ACCESS_KEY_ID), "the environment's credentials: {keys:?}");
 }
+
+#[tokio::test]
+async fn a_deleted_resource_is_noted_and_its_finding_still_worked() {
+    let Some(env) = Env::start().await else { return };
+    env.seed(&[]).await;
+    // The bucket is gone: moto then answers ResourceNotDiscoveredException, as Config does for a
+    // resource it forgot.
+    let gone = reqwest::Client::new()
+        .delete(format!("{}/{BUCKET}", env.moto.url()))
+        .header("authorization", Moto::authorization("s3"))
+        .send()
+        .await
+        .unwrap();
+    assert!(gone.status().is_success(), "{}", gone.status());
+    let (store, _db) = support::db::sqlite().await;
+    let dir = repo();
+    let w = worker(&store, vec![route(dir.path())], Some(env.clients(env.settings()).await));
+    let (key, _) =
+        support::record(&store, "e-1", &compliance_event("e-1", RULE, "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT"))
+            .await;
+    assert_eq!(drain(&w).await, 1);
+    let notes = audit(&store, &key, "enriched").await.unwrap()["notes"].to_string();
+    assert!(notes.contains("holds no configuration item"), "{notes}");
+    assert_eq!(store.finding_state(&key).await.unwrap().as_deref(), Some("proposed"), "the code still needs the fix");
+    env.assert_only_expected();
+}
+
+#[tokio::test]
+async fn sync_through_an_aggregator_lists_each_routed_account() {
+    let Some(env) = Env::start().await else { return };
+    env.seed(&[]).await;
+    env.config.add_aggregator("org");
+    env.config.set_compliance(RULE, "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT");
+    let (store, _db) = support::db::sqlite().await;
+    let dir = repo();
+    let settings = AwsSettings { aggregator: Some("org".into()), ..env.settings() };
+    let aws = env.clients(settings.clone()).await;
+    let config = driftfix::config::Config { aws: settings, routes: vec![route(dir.path())], ..Default::default() };
+    let r = driftfix::sync::sync(&store, &aws, &config, &Default::default()).await.expect("sync");
+    assert_eq!(r.errors, Vec::<String>::new());
+    assert_eq!((r.non_compliant, r.enqueued), (1, 1), "{r:?}");
+    let calls = env.config.calls();
+    assert!(calls.iter().any(|c| c == "GetAggregateComplianceDetailsByConfigRule"), "{calls:?}");
+    assert!(!calls.iter().any(|c| c == "GetComplianceDetailsByConfigRule"), "{calls:?}");
+    let listed = store.list_findings(&Default::default(), &Default::default()).await.unwrap();
+    assert_eq!(listed[0].resource.account, ACCOUNT_ID);
+    env.assert_only_expected();
+}

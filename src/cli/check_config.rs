@@ -74,6 +74,7 @@ fn summary(c: &Config) -> Vec<String> {
         format!("intake:    {intake}"),
         format!("api:       {}", count(c.api.tokens.len(), "token")),
         format!("routes:    {routes}"),
+        format!("aws:       {}", aws_summary(&c.aws)),
     ];
     let from_env: Vec<String> = std::env::vars().map(|(k, _)| k).filter(|k| ENV_KEYS.contains(&k.as_str())).collect();
     if !from_env.is_empty() {
@@ -84,4 +85,18 @@ fn summary(c: &Config) -> Vec<String> {
 
 fn count(n: usize, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// What `[aws]` turns on, in one line.
+fn aws_summary(a: &driftfix::config::aws::Aws) -> String {
+    if !a.enabled {
+        return "off (findings are not enriched; no sync, no verification)".into();
+    }
+    let sync = a
+        .sync_interval()
+        .map_or("sync on demand".to_owned(), |_| format!("sync every {} min", a.sync_interval_minutes));
+    let verify =
+        if a.verify { format!("verify {} min after merge", a.verify_delay_minutes) } else { "no verification".into() };
+    let through = a.aggregator.as_deref().map(|n| format!(", through aggregator `{n}`")).unwrap_or_default();
+    format!("enrichment on, {sync}{through}, {verify}")
 }
