@@ -235,7 +235,7 @@ fn bad_input_exits_2_with_one_line_naming_the_problem() {
             "invalid value",
         ),
         (vec!["scan".into(), p("nope")], "is not a directory"),
-        (vec!["sync".into()], "not built yet"),
+        (vec!["sync".into()], "`[aws] enabled` is false"),
     ];
     for (args, expected) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

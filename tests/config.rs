@@ -71,6 +71,7 @@ fn the_example_file_is_valid_and_sets_every_key() {
             "jira",
             "policy",
             "repos",
+            "aws",
             "routes"
         ])
     );
@@ -113,6 +114,31 @@ fn the_example_file_is_valid_and_sets_every_key() {
     );
     assert_eq!(keys(repos["risk"].as_table().unwrap()), set(&["low", "medium", "high"]));
     assert_eq!(c.repos, driftfix::config::repo::RepoDefaults::default(), "the example shows the defaults");
+    // `aggregator` (like a route's `role_arn`) has no value meaning "unset", so it is shown commented out.
+    let aws = doc["aws"].as_table().unwrap();
+    assert_eq!(
+        keys(aws),
+        set(&[
+            "enabled",
+            "region",
+            "connect_timeout_seconds",
+            "call_timeout_seconds",
+            "max_attempts",
+            "rule_cache_seconds",
+            "cloudtrail",
+            "cloudtrail_lookback_hours",
+            "sync_interval_minutes",
+            "verify",
+            "verify_delay_minutes",
+            "verify_poll_seconds",
+            "verify_timeout_minutes",
+            "endpoints"
+        ])
+    );
+    assert_eq!(keys(aws["endpoints"].as_table().unwrap()), set(&["config", "cloudtrail", "s3", "sts"]));
+    let aws_defaults = driftfix::config::aws::Aws { region: "us-east-1".into(), ..Default::default() };
+    assert_eq!(c.aws, aws_defaults, "the example shows the defaults");
+    assert!(text.contains("# aggregator = ") && text.contains("# role_arn = "));
     let route = doc["routes"].as_array().unwrap()[0].as_table().unwrap();
     assert_eq!(keys(route), set(&["name", "accounts", "regions", "resource_tags", "repo", "paths", "state"]));
     // The [policy] table is exactly what `driftfix remediate --policy` reads.
