@@ -3,7 +3,7 @@
 //! verification), and asking Config to evaluate a rule again (after a fix is merged).
 
 use super::{AwsError, Scope, rfc3339};
-use aws_sdk_config::types::ComplianceType;
+use aws_sdk_config::types::{ComplianceType, EvaluationResultIdentifier};
 use serde_json::json;
 
 /// One evaluation result.
@@ -53,6 +53,31 @@ impl Evaluation {
     }
 }
 
+/// The members every evaluation result shape shares (plain and aggregate).
+struct Parts<'a> {
+    id: Option<&'a EvaluationResultIdentifier>,
+    compliance: Option<&'a ComplianceType>,
+    annotation: Option<&'a str>,
+    recorded: Option<&'a aws_sdk_config::primitives::DateTime>,
+}
+
+/// One result as an [`Evaluation`]; `None` when AWS left out the resource it is about.
+fn evaluation(rule: &str, account: &str, region: &str, p: Parts<'_>) -> Option<Evaluation> {
+    let id = p.id?;
+    let q = id.evaluation_result_qualifier()?;
+    Some(Evaluation {
+        rule_name: q.config_rule_name().unwrap_or(rule).to_owned(),
+        resource_type: q.resource_type()?.to_owned(),
+        resource_id: q.resource_id()?.to_owned(),
+        account: account.to_owned(),
+        region: region.to_owned(),
+        compliance: p.compliance.map_or("INSUFFICIENT_DATA", |c| c.as_str()).to_owned(),
+        annotation: p.annotation.map(str::to_owned),
+        ordering_timestamp: id.ordering_timestamp().map(rfc3339),
+        recorded_at: p.recorded.map(rfc3339),
+    })
+}
+
 /// Results per page (the API's maximum).
 const PAGE: i32 = 100;
 
@@ -78,19 +103,13 @@ pub async fn non_compliant(
             .await
             .map_err(|e| AwsError::from_sdk(OP, e))?;
         out.extend(page.evaluation_results().iter().filter_map(|r| {
-            let id = r.evaluation_result_identifier()?;
-            let q = id.evaluation_result_qualifier()?;
-            Some(Evaluation {
-                rule_name: q.config_rule_name().unwrap_or(rule).to_owned(),
-                resource_type: q.resource_type()?.to_owned(),
-                resource_id: q.resource_id()?.to_owned(),
-                account: account.to_owned(),
-                region: region.to_owned(),
-                compliance: r.compliance_type().map_or("NON_COMPLIANT", |c| c.as_str()).to_owned(),
-                annotation: r.annotation().map(str::to_owned),
-                ordering_timestamp: id.ordering_timestamp().map(rfc3339),
-                recorded_at: r.result_recorded_time().map(rfc3339),
-            })
+            let parts = Parts {
+                id: r.evaluation_result_identifier(),
+                compliance: r.compliance_type(),
+                annotation: r.annotation(),
+                recorded: r.result_recorded_time(),
+            };
+            evaluation(rule, account, region, parts)
         }));
         match page.next_token() {
             Some(t) if !t.is_empty() => token = Some(t.to_owned()),
@@ -125,19 +144,13 @@ pub async fn aggregate_non_compliant(
             .await
             .map_err(|e| AwsError::from_sdk(OP, e))?;
         out.extend(page.aggregate_evaluation_results().iter().filter_map(|r| {
-            let id = r.evaluation_result_identifier()?;
-            let q = id.evaluation_result_qualifier()?;
-            Some(Evaluation {
-                rule_name: q.config_rule_name().unwrap_or(rule).to_owned(),
-                resource_type: q.resource_type()?.to_owned(),
-                resource_id: q.resource_id()?.to_owned(),
-                account: r.account_id().unwrap_or(account).to_owned(),
-                region: r.aws_region().unwrap_or(region).to_owned(),
-                compliance: r.compliance_type().map_or("NON_COMPLIANT", |c| c.as_str()).to_owned(),
-                annotation: r.annotation().map(str::to_owned),
-                ordering_timestamp: id.ordering_timestamp().map(rfc3339),
-                recorded_at: r.result_recorded_time().map(rfc3339),
-            })
+            let parts = Parts {
+                id: r.evaluation_result_identifier(),
+                compliance: r.compliance_type(),
+                annotation: r.annotation(),
+                recorded: r.result_recorded_time(),
+            };
+            evaluation(rule, r.account_id().unwrap_or(account), r.aws_region().unwrap_or(region), parts)
         }));
         match page.next_token() {
             Some(t) if !t.is_empty() => token = Some(t.to_owned()),
@@ -167,19 +180,13 @@ pub async fn of_resource(
             .await
             .map_err(|e| AwsError::from_sdk(OP, e))?;
         let found = page.evaluation_results().iter().find_map(|r| {
-            let id = r.evaluation_result_identifier()?;
-            let q = id.evaluation_result_qualifier()?;
-            (q.config_rule_name() == Some(rule)).then(|| Evaluation {
-                rule_name: rule.to_owned(),
-                resource_type: resource_type.to_owned(),
-                resource_id: resource_id.to_owned(),
-                account: String::new(),
-                region: String::new(),
-                compliance: r.compliance_type().map_or("INSUFFICIENT_DATA", |c| c.as_str()).to_owned(),
-                annotation: r.annotation().map(str::to_owned),
-                ordering_timestamp: id.ordering_timestamp().map(rfc3339),
-                recorded_at: r.result_recorded_time().map(rfc3339),
-            })
+            let parts = Parts {
+                id: r.evaluation_result_identifier(),
+                compliance: r.compliance_type(),
+                annotation: r.annotation(),
+                recorded: r.result_recorded_time(),
+            };
+            evaluation(rule, "", "", parts).filter(|e| e.rule_name == rule)
         });
         if found.is_some() {
             return Ok(found);

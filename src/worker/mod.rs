@@ -69,6 +69,16 @@ pub struct WorkerConfig {
     pub aws: Option<Arc<crate::aws::Aws>>,
 }
 
+/// How a side job's attempt ended when it did not fail.
+enum Step {
+    Done,
+    /// Not finished, not failing: run again at `run_at` with this payload (no attempt spent).
+    At {
+        run_at: i64,
+        payload: String,
+    },
+}
+
 /// A failure of the store itself (the job's lease then expires and it is claimed again).
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -114,49 +124,32 @@ impl Worker {
     pub async fn run_once(&self) -> Result<bool, WorkerError> {
         let Some(job) = self.store.claim_job(self.config.lease_ms).await? else { return Ok(false) };
         let started = Instant::now();
-        if job.kind == verify::KIND {
-            let outcome = match self.verify(&job).await {
-                Ok(verify::Next::At { run_at, payload }) => {
-                    self.metrics.job_finished(&job.kind, started.elapsed().as_secs_f64());
-                    self.store.postpone_job(&job, run_at, &payload).await?;
-                    return Ok(true);
-                }
-                Ok(verify::Next::Done) => JobOutcome::Done,
-                Err(Failure::RateLimited { retry_at_ms, reason }) => {
-                    let payload = job.payload.clone();
-                    tracing::info!(job = job.id, reason, "verification throttled: waiting");
-                    self.store.postpone_job(&job, retry_at_ms, &payload).await?;
-                    return Ok(true);
-                }
-                Err(Failure::Job(m)) => JobOutcome::Failed(m),
-                Err(Failure::Store(e)) => JobOutcome::Failed(format!("store: {e}")),
-            };
-            if let JobOutcome::Failed(m) = &outcome {
-                tracing::warn!(job = job.id, kind = job.kind, attempt = job.attempts, error = %m, "job failed");
-            }
-            self.metrics.job_finished(&job.kind, started.elapsed().as_secs_f64());
-            self.store.finish_job(&job, &outcome).await?;
-            return Ok(true);
-        }
         let side_job = if let Some(event) = job.kind.strip_prefix("github:") {
-            Some(self.webhook(&job, event).await)
+            Some(self.webhook(&job, event).await.map(|()| Step::Done))
         } else if job.kind == "ticket" || job.kind.starts_with("ticket:") {
-            Some(self.ticket(&job).await)
+            Some(self.ticket(&job).await.map(|()| Step::Done))
+        } else if job.kind == verify::KIND {
+            Some(self.verify(&job).await)
         } else {
             None
         };
         if let Some(result) = side_job {
-            let outcome = match result {
-                Ok(()) => JobOutcome::Done,
-                Err(Failure::Job(m)) => JobOutcome::Failed(m),
-                Err(Failure::RateLimited { reason, .. }) => JobOutcome::Failed(format!("GitHub rate limit: {reason}")),
-                Err(Failure::Store(e)) => JobOutcome::Failed(format!("store: {e}")),
-            };
-            if let JobOutcome::Failed(m) = &outcome {
-                tracing::warn!(job = job.id, kind = job.kind, attempt = job.attempts, error = %m, "job failed");
-            }
             self.metrics.job_finished(&job.kind, started.elapsed().as_secs_f64());
-            self.store.finish_job(&job, &outcome).await?;
+            // Waiting (a poll not yet due, a rate limit) keeps the job queued without spending an attempt.
+            let (run_at, payload) = match result {
+                Ok(Step::At { run_at, payload }) => (run_at, payload),
+                Err(Failure::RateLimited { retry_at_ms, reason }) => {
+                    tracing::info!(job = job.id, kind = job.kind, reason, "rate limited: job waits");
+                    (retry_at_ms, job.payload.clone())
+                }
+                Ok(Step::Done) => {
+                    self.store.finish_job(&job, &JobOutcome::Done).await?;
+                    return Ok(true);
+                }
+                Err(Failure::Job(m)) => return self.fail(&job, m).await,
+                Err(Failure::Store(e)) => return self.fail(&job, format!("store: {e}")).await,
+            };
+            self.store.postpone_job(&job, run_at, &payload).await?;
             return Ok(true);
         }
         let failure = match self.work(&job).await {
@@ -196,6 +189,13 @@ impl Worker {
         if !self.store.finish_job(&job, &failure).await? {
             tracing::warn!(job = job.id, "lease expired before the job finished; another worker owns it now");
         }
+        Ok(true)
+    }
+
+    /// End a side job's attempt as failed (retried with backoff, or dead after its last attempt).
+    async fn fail(&self, job: &Job, message: String) -> Result<bool, WorkerError> {
+        tracing::warn!(job = job.id, kind = job.kind, attempt = job.attempts, error = %message, "job failed");
+        self.store.finish_job(job, &JobOutcome::Failed(message)).await?;
         Ok(true)
     }
 

@@ -11,7 +11,7 @@
 //! job without a word; `drift-only` does not count as moving on (a NON_COMPLIANT evaluation between
 //! merge and apply finds the code already fixed).
 
-use super::{Failure, Worker};
+use super::{Failure, Step, Worker};
 use crate::aws::{Kind, compliance, parse_rfc3339_ms};
 use crate::finding::parse_event;
 use crate::store::{Job, now_ms};
@@ -19,16 +19,6 @@ use serde_json::{Value, json};
 
 /// The job kind.
 pub const KIND: &str = "verify";
-
-/// What a verification step asks of the queue.
-pub(super) enum Next {
-    Done,
-    /// Run again at this time with this payload.
-    At {
-        run_at: i64,
-        payload: String,
-    },
-}
 
 impl Worker {
     /// Queue the verification of a merged finding (when `[aws]` and `verify` are on).
@@ -42,13 +32,13 @@ impl Worker {
     }
 
     /// One step of a `verify` job.
-    pub(super) async fn verify(&self, job: &Job) -> Result<Next, Failure> {
+    pub(super) async fn verify(&self, job: &Job) -> Result<Step, Failure> {
         let aws = self.config.aws.as_deref().ok_or_else(|| Failure::Job("`[aws]` is off: cannot verify".into()))?;
         let key = job.finding_key.as_deref().ok_or_else(|| Failure::Job("verify job names no finding".into()))?;
         let state = self.store.finding_state(key).await?.unwrap_or_default();
         // `drift-only`: a NON_COMPLIANT evaluation arrived between merge and apply; the code is fixed.
         if !matches!(state.as_str(), "merged" | "verifying" | "drift-only") {
-            return Ok(Next::Done);
+            return Ok(Step::Done);
         }
         let body =
             self.store.latest_event(key).await?.ok_or_else(|| Failure::Job("the finding has no event".into()))?;
@@ -56,7 +46,7 @@ impl Worker {
         let Some(rule) = finding.rule.name.clone() else {
             let reason = "The finding names no Config rule, so it cannot be re-evaluated.";
             self.store.set_state(key, "unverified", reason, "driftfix", "verify.impossible", &json!({})).await?;
-            return Ok(Next::Done);
+            return Ok(Step::Done);
         };
         let mut p: Value = serde_json::from_str(&job.payload).unwrap_or_else(|_| json!({}));
         let merged_at = p["merged_at"].as_i64().unwrap_or(0);
@@ -73,7 +63,7 @@ impl Worker {
                     self.store
                         .set_state(key, "unverified", &reason, "aws:config", "verify.no-rule", &json!({}))
                         .await?;
-                    return Ok(Next::Done);
+                    return Ok(Step::Done);
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -82,7 +72,7 @@ impl Worker {
                 .set_state(key, "verifying", &reason, "aws:config", "verify.started", &json!({ "rule": rule }))
                 .await?;
             p["started_at"] = json!(now);
-            return Ok(Next::At { run_at: now + poll, payload: p.to_string() });
+            return Ok(Step::At { run_at: now + poll, payload: p.to_string() });
         };
 
         let r = &finding.resource;
@@ -94,11 +84,11 @@ impl Worker {
             let detail = json!({ "rule": rule, "recorded_at": result.and_then(|e| e.recorded_at) });
             self.store.set_state(key, "verified", &reason, "aws:config", "verify.compliant", &detail).await?;
             self.queue_ticket(job, key, "ticket:verified", json!({ "rule": rule })).await?;
-            return Ok(Next::Done);
+            return Ok(Step::Done);
         }
         let timeout = i64::try_from(settings.verify_timeout_minutes).unwrap_or(0).saturating_mul(60_000);
         if now < started_at + timeout {
-            return Ok(Next::At { run_at: now + poll, payload: p.to_string() });
+            return Ok(Step::At { run_at: now + poll, payload: p.to_string() });
         }
         let verdict = result.map_or_else(|| "no result".to_owned(), |e| e.compliance);
         let minutes = settings.verify_timeout_minutes;
@@ -109,6 +99,6 @@ impl Worker {
             .await?;
         let detail = json!({ "rule": rule, "compliance": verdict, "minutes": minutes });
         self.queue_ticket(job, key, "ticket:unverified", detail).await?;
-        Ok(Next::Done)
+        Ok(Step::Done)
     }
 }
