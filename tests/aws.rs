@@ -343,6 +343,9 @@ async fn sync_records_missed_findings_once_and_resolves_fixed_ones() {
     let key = listed[0].key.clone();
     assert_eq!(listed[0].state, "proposed", "a synced finding is worked like a delivered one");
 
+    // Config evaluated again (a new ordering timestamp): still the same open finding, no new work.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    env.config.set_compliance(RULE, "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT");
     let second = driftfix::sync::sync(&store, &aws, &config, &opts).await.expect("sync");
     assert_eq!((second.enqueued, second.known), (0, 1), "{second:?}");
     assert_eq!(drain(&w).await, 0, "nothing new to work");
