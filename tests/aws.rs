@@ -180,6 +180,29 @@ fn worker(store: &Store, routes: Vec<Route>, aws: Option<Arc<driftfix::aws::Aws>
     Worker::new(store.clone(), config)
 }
 
+/// A SQLite store, the bucket repository, and a dry-run worker routed to it with these AWS settings
+/// (acting as `role` when given).
+struct Local {
+    store: Store,
+    w: Worker,
+    _db: tempfile::TempDir,
+    _repo: tempfile::TempDir,
+}
+
+async fn local(env: &Env, settings: AwsSettings, role: Option<String>) -> Local {
+    let (store, _db) = support::db::sqlite().await;
+    let _repo = repo();
+    let mut r = route(_repo.path());
+    r.role_arn = role;
+    let w = worker(&store, vec![r], Some(env.clients(settings).await));
+    Local { store, w, _db, _repo }
+}
+
+/// Record the bare NON_COMPLIANT event about the bucket, delivered as `id`: (finding key, job id).
+async fn bucket_event(store: &Store, id: &str) -> (String, Option<i64>) {
+    support::record(store, id, &compliance_event(id, RULE, "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT")).await
+}
+
 async fn drain(w: &Worker) -> usize {
     let mut n = 0;
     while w.run_once().await.unwrap() {
@@ -249,13 +272,8 @@ async fn a_bare_event_is_enriched_with_the_rules_identifier_parameters_arn_and_a
 async fn an_exemption_tag_on_the_cloud_resource_suppresses_the_finding() {
     let Some(env) = Env::start().await else { return };
     env.seed(&[("SecurityExemption", "True")]).await;
-    let (store, _db) = support::db::sqlite().await;
-    let dir = repo();
-    let aws = env.clients(env.settings()).await;
-    let w = worker(&store, vec![route(dir.path())], Some(aws));
-    let (key, _) =
-        support::record(&store, "e-1", &compliance_event("e-1", RULE, "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT"))
-            .await;
+    let Local { store, w, .. } = &local(&env, env.settings(), None).await;
+    let (key, _) = bucket_event(store, "e-1").await;
     assert_eq!(drain(&w).await, 1);
     let d = store.finding_detail(&key).await.unwrap().unwrap();
     assert_eq!(d.summary.state, "suppressed");
@@ -267,10 +285,7 @@ async fn an_exemption_tag_on_the_cloud_resource_suppresses_the_finding() {
 async fn an_unknown_rule_is_noted_and_the_finding_goes_on_by_its_name() {
     let Some(env) = Env::start().await else { return };
     env.seed(&[]).await;
-    let (store, _db) = support::db::sqlite().await;
-    let dir = repo();
-    let aws = env.clients(env.settings()).await;
-    let w = worker(&store, vec![route(dir.path())], Some(aws));
+    let Local { store, w, .. } = &local(&env, env.settings(), None).await;
     // A managed rule's own name, deleted from the account since: the catalog still knows the name.
     let event = compliance_event("e-1", "s3-bucket-logging-enabled", "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT");
     let (key, _) = support::record(&store, "e-1", &event).await;
@@ -286,16 +301,11 @@ async fn an_unknown_rule_is_noted_and_the_finding_goes_on_by_its_name() {
 async fn throttling_parks_the_job_without_spending_an_attempt_and_refused_credentials_fail_it_clearly() {
     let Some(env) = Env::start().await else { return };
     env.seed(&[]).await;
-    let (store, _db) = support::db::sqlite().await;
-    let dir = repo();
-    let aws = env.clients(env.settings()).await;
-    let w = worker(&store, vec![route(dir.path())], Some(aws));
+    let Local { store, w, .. } = &local(&env, env.settings(), None).await;
 
     // Throttled on every attempt the SDK makes (max_attempts = 2): the job waits for a minute.
     env.config.fail_next("DescribeConfigRules", 2, 400, "ThrottlingException");
-    let (key, job) =
-        support::record(&store, "e-1", &compliance_event("e-1", RULE, "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT"))
-            .await;
+    let (key, job) = bucket_event(store, "e-1").await;
     assert!(w.run_once().await.unwrap());
     let (state, attempts, error, _) = store.job_status(job.unwrap()).await.unwrap().unwrap();
     assert_eq!((state.as_str(), attempts), ("queued", 0), "{error:?}");
@@ -489,16 +499,10 @@ async fn a_merged_fix_still_non_compliant_after_the_timeout_asks_once_whether_it
 async fn a_routes_role_is_assumed_with_sts_for_its_findings() {
     let Some(env) = Env::start().await else { return };
     env.seed(&[]).await;
-    let (store, _db) = support::db::sqlite().await;
-    let dir = repo();
     let settings = AwsSettings { cloudtrail: false, ..env.settings() };
-    let aws = env.clients(settings).await;
-    let mut r = route(dir.path());
-    r.role_arn = Some(format!("arn:aws:iam::{ACCOUNT_ID}:role/driftfix"));
-    let w = worker(&store, vec![r], Some(aws));
-    let (key, _) =
-        support::record(&store, "e-1", &compliance_event("e-1", RULE, "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT"))
-            .await;
+    let role = format!("arn:aws:iam::{ACCOUNT_ID}:role/driftfix");
+    let Local { store, w, .. } = &local(&env, settings, Some(role)).await;
+    let (key, _) = bucket_event(store, "e-1").await;
     assert_eq!(drain(&w).await, 1);
     assert_eq!(store.finding_state(&key).await.unwrap().as_deref(), Some("proposed"));
     let keys: Vec<String> = env.config.log().iter().filter_map(|l| l.access_key.clone()).collect();
@@ -565,12 +569,8 @@ async fn a_deleted_resource_is_noted_and_its_finding_still_worked() {
         .await
         .unwrap();
     assert!(gone.status().is_success(), "{}", gone.status());
-    let (store, _db) = support::db::sqlite().await;
-    let dir = repo();
-    let w = worker(&store, vec![route(dir.path())], Some(env.clients(env.settings()).await));
-    let (key, _) =
-        support::record(&store, "e-1", &compliance_event("e-1", RULE, "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT"))
-            .await;
+    let Local { store, w, .. } = &local(&env, env.settings(), None).await;
+    let (key, _) = bucket_event(store, "e-1").await;
     assert_eq!(drain(&w).await, 1);
     let notes = audit(&store, &key, "enriched").await.unwrap()["notes"].to_string();
     assert!(notes.contains("holds no configuration item"), "{notes}");
