@@ -272,8 +272,8 @@ async fn a_bare_event_is_enriched_with_the_rules_identifier_parameters_arn_and_a
 async fn an_exemption_tag_on_the_cloud_resource_suppresses_the_finding() {
     let Some(env) = Env::start().await else { return };
     env.seed(&[("SecurityExemption", "True")]).await;
-    let Local { store, w, .. } = &local(&env, env.settings(), None).await;
-    let (key, _) = bucket_event(store, "e-1").await;
+    let Local { store, w, _db, _repo } = local(&env, env.settings(), None).await;
+    let (key, _) = bucket_event(&store, "e-1").await;
     assert_eq!(drain(&w).await, 1);
     let d = store.finding_detail(&key).await.unwrap().unwrap();
     assert_eq!(d.summary.state, "suppressed");
@@ -285,7 +285,7 @@ async fn an_exemption_tag_on_the_cloud_resource_suppresses_the_finding() {
 async fn an_unknown_rule_is_noted_and_the_finding_goes_on_by_its_name() {
     let Some(env) = Env::start().await else { return };
     env.seed(&[]).await;
-    let Local { store, w, .. } = &local(&env, env.settings(), None).await;
+    let Local { store, w, _db, _repo } = local(&env, env.settings(), None).await;
     // A managed rule's own name, deleted from the account since: the catalog still knows the name.
     let event = compliance_event("e-1", "s3-bucket-logging-enabled", "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT");
     let (key, _) = support::record(&store, "e-1", &event).await;
@@ -301,11 +301,11 @@ async fn an_unknown_rule_is_noted_and_the_finding_goes_on_by_its_name() {
 async fn throttling_parks_the_job_without_spending_an_attempt_and_refused_credentials_fail_it_clearly() {
     let Some(env) = Env::start().await else { return };
     env.seed(&[]).await;
-    let Local { store, w, .. } = &local(&env, env.settings(), None).await;
+    let Local { store, w, _db, _repo } = local(&env, env.settings(), None).await;
 
     // Throttled on every attempt the SDK makes (max_attempts = 2): the job waits for a minute.
     env.config.fail_next("DescribeConfigRules", 2, 400, "ThrottlingException");
-    let (key, job) = bucket_event(store, "e-1").await;
+    let (key, job) = bucket_event(&store, "e-1").await;
     assert!(w.run_once().await.unwrap());
     let (state, attempts, error, _) = store.job_status(job.unwrap()).await.unwrap().unwrap();
     assert_eq!((state.as_str(), attempts), ("queued", 0), "{error:?}");
@@ -501,8 +501,8 @@ async fn a_routes_role_is_assumed_with_sts_for_its_findings() {
     env.seed(&[]).await;
     let settings = AwsSettings { cloudtrail: false, ..env.settings() };
     let role = format!("arn:aws:iam::{ACCOUNT_ID}:role/driftfix");
-    let Local { store, w, .. } = &local(&env, settings, Some(role)).await;
-    let (key, _) = bucket_event(store, "e-1").await;
+    let Local { store, w, _db, _repo } = local(&env, settings, Some(role)).await;
+    let (key, _) = bucket_event(&store, "e-1").await;
     assert_eq!(drain(&w).await, 1);
     assert_eq!(store.finding_state(&key).await.unwrap().as_deref(), Some("proposed"));
     let keys: Vec<String> = env.config.log().iter().filter_map(|l| l.access_key.clone()).collect();
@@ -569,8 +569,8 @@ async fn a_deleted_resource_is_noted_and_its_finding_still_worked() {
         .await
         .unwrap();
     assert!(gone.status().is_success(), "{}", gone.status());
-    let Local { store, w, .. } = &local(&env, env.settings(), None).await;
-    let (key, _) = bucket_event(store, "e-1").await;
+    let Local { store, w, _db, _repo } = local(&env, env.settings(), None).await;
+    let (key, _) = bucket_event(&store, "e-1").await;
     assert_eq!(drain(&w).await, 1);
     let notes = audit(&store, &key, "enriched").await.unwrap()["notes"].to_string();
     assert!(notes.contains("holds no configuration item"), "{notes}");
