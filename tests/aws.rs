@@ -599,3 +599,77 @@ async fn sync_through_an_aggregator_lists_each_routed_account() {
     assert_eq!(listed[0].resource.account, ACCOUNT_ID);
     env.assert_only_expected();
 }
+
+#[tokio::test]
+async fn an_oversized_notification_fetches_its_configuration_item() {
+    let Some(env) = Env::start().await else { return };
+    env.seed(&[("team", "web")]).await;
+    let Local { store, w, _db, _repo } = local(&env, env.settings(), None).await;
+    // The oversized shape carries a summary only: no configuration, no tags.
+    let event = json!({
+        "version": "0", "id": "o-1", "detail-type": "Config Configuration Item Change", "source": "aws.config",
+        "account": ACCOUNT_ID, "time": rfc3339(-60), "region": REGION, "resources": [],
+        "detail": {
+            "messageType": "OversizedConfigurationItemChangeNotification", "recordVersion": "1.0",
+            "notificationCreationTime": rfc3339(-60),
+            "configurationItemSummary": {
+                "awsAccountId": ACCOUNT_ID, "awsRegion": REGION, "changeType": "UPDATE",
+                "configurationItemCaptureTime": rfc3339(-60), "configurationItemStatus": "OK",
+                "resourceId": BUCKET, "resourceName": BUCKET, "resourceType": "AWS::S3::Bucket"
+            },
+            "s3DeliverySummary": { "s3BucketLocation": "config-bucket/oversized.json.gz" }
+        }
+    })
+    .to_string();
+    let f = driftfix::finding::parse_event(event.as_bytes()).unwrap();
+    assert!(f.configuration.is_none() && f.tags.is_empty(), "the event itself says little");
+    let (key, _) = support::record(&store, "o-1", &event).await;
+    assert_eq!(drain(&w).await, 1);
+    let enriched = audit(&store, &key, "enriched").await.expect("enriched");
+    assert_eq!(enriched["arn"], format!("arn:aws:s3:::{BUCKET}"));
+    assert!(enriched["notes"].to_string().contains("(1 tag)"), "{enriched}");
+    let calls: Vec<String> = env.config.log().iter().map(|l| l.target.clone()).collect();
+    assert!(calls.iter().any(|c| c.ends_with(".GetResourceConfigHistory")), "{calls:?}");
+    env.assert_only_expected();
+}
+
+#[tokio::test]
+async fn a_routes_state_in_s3_locates_the_block_by_its_real_identifier() {
+    let Some(env) = Env::start().await else { return };
+    env.seed(&[]).await;
+    // The code names the bucket through a variable: only the state ties `aws_s3_bucket.assets` to it.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("main.tf"),
+        "variable \"name\" {\n  default = \"acme-assets\"\n}\n\nresource \"aws_s3_bucket\" \"assets\" {\n  bucket = var.name\n}\n",
+    )
+    .unwrap();
+    let state = json!({
+        "version": 4, "terraform_version": "1.9.0", "serial": 1, "lineage": "l", "outputs": {},
+        "resources": [{
+            "mode": "managed", "type": "aws_s3_bucket", "name": "assets",
+            "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+            "instances": [{ "schema_version": 0, "attributes": {
+                "id": BUCKET, "bucket": BUCKET, "arn": format!("arn:aws:s3:::{BUCKET}")
+            } }]
+        }]
+    });
+    env.moto.create_bucket("acme-tf-state", &[]).await;
+    env.moto.put_object("acme-tf-state", "prod.tfstate", state.to_string().as_bytes()).await;
+    let (store, _db) = support::db::sqlite().await;
+    let mut r = route(dir.path());
+    r.state = vec!["s3://acme-tf-state/prod.tfstate".into()];
+    let w = worker(&store, vec![r.clone()], Some(env.clients(env.settings()).await));
+    let (key, _) = bucket_event(&store, "e-1").await;
+    assert_eq!(drain(&w).await, 1);
+    let d = store.finding_detail(&key).await.unwrap().unwrap();
+    let loc = d.summary.location.expect("located");
+    assert_eq!(loc.address, "aws_s3_bucket.assets");
+    // Without the state entry the block is not found by its literal name.
+    r.state.clear();
+    let (store2, _db2) = support::db::sqlite().await;
+    let w2 = worker(&store2, vec![r], Some(env.clients(env.settings()).await));
+    let (key2, _) = bucket_event(&store2, "e-1").await;
+    assert_eq!(drain(&w2).await, 1);
+    assert_ne!(store2.finding_detail(&key2).await.unwrap().unwrap().summary.state, d.summary.state);
+}
