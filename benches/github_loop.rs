@@ -15,6 +15,8 @@ mod fake_github;
 #[allow(dead_code)]
 #[path = "../tests/support/jira.rs"]
 mod fake_jira;
+#[path = "../tests/support/loopback.rs"]
+mod loopback;
 
 use driftfix::config::Route;
 use driftfix::finding::parse_event;

@@ -40,6 +40,7 @@ pub async fn enrich(aws: &Aws, role: Option<&str>, finding: &mut Finding) -> Res
     let region = finding.resource.region.clone();
     let scope = aws.scope(role, &region).await;
     let mut out = Enrichment::default();
+    let evaluated_at = finding.ordering_timestamp.as_deref().and_then(parse_rfc3339_ms);
 
     if let Some(name) = finding.rule.name.clone() {
         match aws.rule(&scope, role, &region, &name).await {
@@ -65,9 +66,8 @@ pub async fn enrich(aws: &Aws, role: Option<&str>, finding: &mut Finding) -> Res
     }
 
     if finding.resource.resource_type != "AWS::::Account" {
-        let at = finding.ordering_timestamp.as_deref().and_then(parse_rfc3339_ms);
         let r = &finding.resource;
-        match items::fetch(&scope, &r.resource_type, &r.id, at).await {
+        match items::fetch(&scope, &r.resource_type, &r.id, evaluated_at).await {
             Ok(Some(ci)) => {
                 out.notes.push(format!(
                     "configuration item {} ({} tag{}){}",
@@ -85,7 +85,7 @@ pub async fn enrich(aws: &Aws, role: Option<&str>, finding: &mut Finding) -> Res
     }
 
     if aws.settings().cloudtrail && finding.resource.resource_type != "AWS::::Account" {
-        let to = finding.ordering_timestamp.as_deref().and_then(parse_rfc3339_ms).unwrap_or_else(crate::store::now_ms);
+        let to = evaluated_at.unwrap_or_else(crate::store::now_ms);
         let from = to - i64::try_from(aws.settings().cloudtrail_lookback_hours).unwrap_or(24) * 3_600_000;
         match trail::last_change(&scope, &finding.resource.id, from, to + TRAIL_AFTER_MS).await {
             Ok(Some(change)) => {

@@ -87,19 +87,12 @@ impl AwsError {
                 AwsError { operation, kind, code, message }
             }
             SdkError::TimeoutError(_) => AwsError::new(operation, Kind::Unavailable, "the call timed out"),
-            SdkError::DispatchFailure(d) => {
-                let message = source_chain(&err);
-                let kind = if d.is_timeout() || d.is_io() {
-                    Kind::Unavailable
-                } else if message.to_ascii_lowercase().contains("credential") {
-                    Kind::Credentials
-                } else {
-                    Kind::Other
-                };
-                AwsError::new(operation, kind, message)
+            SdkError::DispatchFailure(d) if d.is_timeout() || d.is_io() => {
+                AwsError::new(operation, Kind::Unavailable, source_chain(&err))
             }
             SdkError::ResponseError(_) => AwsError::new(operation, Kind::Unavailable, source_chain(&err)),
             _ => {
+                // No service answer: a credentials provider that failed says so in its message.
                 let message = source_chain(&err);
                 let kind =
                     if message.to_ascii_lowercase().contains("credential") { Kind::Credentials } else { Kind::Other };

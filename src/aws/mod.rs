@@ -163,6 +163,3 @@ pub(crate) fn rfc3339(d: &aws_sdk_config::primitives::DateTime) -> String {
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
-
-/// Shared handle used by the worker and the CLI.
-pub type SharedAws = Arc<Aws>;

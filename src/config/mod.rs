@@ -833,8 +833,11 @@ fn apply_env(config: &mut Config, env: &[(String, String)], problems: &mut Vec<P
             "jira.token" => config.jira.token = SecretString::from(v),
             "jira.project" => config.jira.project = v.to_owned(),
             "jira.issue_type" => config.jira.issue_type = v.to_owned(),
-            "aws.enabled" | "aws.verify" => match parse_bool(v) {
-                Some(b) if key == "aws.enabled" => config.aws.enabled = b,
+            "aws.enabled" => match parse_bool(v) {
+                Some(b) => config.aws.enabled = b,
+                None => bad(format!("`{v}` is not true or false")),
+            },
+            "aws.verify" => match parse_bool(v) {
                 Some(b) => config.aws.verify = b,
                 None => bad(format!("`{v}` is not true or false")),
             },

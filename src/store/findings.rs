@@ -446,10 +446,10 @@ impl Store {
         Ok(())
     }
 
-    /// The rule identifier a finding is keyed by.
-    pub async fn finding_rule(&self, key: &str) -> Result<Option<String>, StoreError> {
-        const SQL: &str = "SELECT rule_identifier FROM findings WHERE key = $1";
-        Ok(on_pool!(self, pool => sqlx::query_scalar(SQL).bind(key).fetch_optional(pool).await?))
+    /// The rule identifier a finding is keyed by, and its state.
+    pub async fn finding_rule(&self, key: &str) -> Result<Option<(String, String)>, StoreError> {
+        const SQL: &str = "SELECT rule_identifier, state FROM findings WHERE key = $1";
+        Ok(on_pool!(self, pool => sqlx::query_as(SQL).bind(key).fetch_optional(pool).await?))
     }
 
     /// A raw event's body, for the worker and for replay.

@@ -239,7 +239,7 @@ impl Worker {
         let (event_id, body) = self.job_event(job).await?;
         let mut finding =
             parse_event(body.as_bytes()).map_err(|e| Failure::Job(format!("raw event {event_id}: {e}")))?;
-        let Some(stored_rule) = self.store.finding_rule(key).await? else {
+        let Some((stored_rule, previous)) = self.store.finding_rule(key).await? else {
             return Err(Failure::Job("the job's finding is missing".into()));
         };
         let mut recreate = serde_json::from_str::<serde_json::Value>(&job.payload)
@@ -260,8 +260,7 @@ impl Worker {
                 }
             }
         }
-        let previous = self.store.finding_state(key).await?;
-        if matches!(previous.as_deref(), Some("verified" | "resolved"))
+        if matches!(previous.as_str(), "verified" | "resolved")
             && finding.compliance == crate::finding::Compliance::NonCompliant
         {
             self.queue_ticket(job, key, "ticket:recurred", serde_json::json!({})).await?;

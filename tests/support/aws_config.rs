@@ -411,10 +411,8 @@ impl FakeAwsConfig {
             forward: None,
             repair_timestamps: false,
         }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
         let app = axum::Router::new().fallback(handle).with_state(state.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.expect("fake AWS Config serves") });
+        let url = format!("http://{}", super::loopback::serve(app, "fake AWS Config").await);
         FakeAwsConfig { url, state }
     }
 

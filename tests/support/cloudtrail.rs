@@ -364,10 +364,8 @@ impl FakeCloudTrail {
             page_size: None,
             requests: 0,
         }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
         let app = axum::Router::new().fallback(handle).with_state(state.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.expect("fake CloudTrail serves") });
+        let url = format!("http://{}", super::loopback::serve(app, "fake CloudTrail").await);
         FakeCloudTrail { url, state }
     }
 

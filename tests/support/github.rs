@@ -200,10 +200,8 @@ impl FakeGitHub {
     /// Start the fake on a loopback port of the current runtime.
     pub async fn start() -> FakeGitHub {
         let state = Arc::new(Mutex::new(State { token_lifetime: 3600, next_id: 1000, ..State::default() }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
         let app = axum::Router::new().fallback(handle).with_state(state.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.expect("fake GitHub serves") });
+        let url = format!("http://{}", super::loopback::serve(app, "fake GitHub").await);
         FakeGitHub { url, state }
     }
 

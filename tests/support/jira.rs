@@ -128,9 +128,7 @@ impl FakeJira {
             next_id: 10_000,
         }));
         let app = axum::Router::new().fallback(handle).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(listener, app).await.expect("fake jira serves") });
+        let addr = super::loopback::serve(app, "fake Jira").await;
         FakeJira { state, base: url::Url::parse(&format!("http://{addr}/")).expect("url") }
     }
 

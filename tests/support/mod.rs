@@ -12,6 +12,7 @@ pub mod cloudtrail;
 pub mod db;
 pub mod github;
 pub mod jira;
+pub mod loopback;
 pub mod moto;
 pub mod openapi;
 pub mod server;
