@@ -239,6 +239,9 @@ async fn populated(store: &Store, repo: &Path) -> Vec<String> {
         keys.push(record(store, &format!("p-{i}"), &example_event(name)).await.0);
     }
     assert_eq!(drain(&worker(store, vec![route("examples", repo)])).await, 4);
+    // Timestamps are in milliseconds and ties list by key: let the clock move on so the last finding
+    // is strictly the newest.
+    tokio::time::sleep(Duration::from_millis(5)).await;
     let elsewhere = support::compliance_event("restricted-ssh", "AWS::EC2::SecurityGroup", "sg-elsewhere")
         .replace("123456789012", "210987654321");
     keys.push(record(store, "p-4", &elsewhere).await.0);
