@@ -7,10 +7,11 @@
 //!   the parameter's value in the fix; the resource's ARN and CloudTrail's actor in the audit and PR;
 //! - an exemption tag on the bucket in AWS → `suppressed`;
 //! - `sync`: a missed finding recorded and worked; a second sync adds nothing; a fixed resource
-//!   resolved;
+//!   resolved and its ticket closed; `serve` running it on its interval;
 //! - a merged pull request → re-evaluation → `verified` → the Jira ticket closed; the timeout path;
 //! - faults: throttling (the job waits, no attempt spent), refused credentials (the job fails with
-//!   the reason, and the finding is kept), an unknown rule, and state read from S3 by ETag.
+//!   the reason, and the finding is kept), a call cut at its timeout, an unknown rule, a resource
+//!   Config recorded as deleted (`resource-deleted`), and state read from S3 by ETag.
 //!
 //! Without `moto_server` (and without `CI`) these tests print a note and pass; `.ci/run` installs it.
 
@@ -672,4 +673,121 @@ async fn a_routes_state_in_s3_locates_the_block_by_its_real_identifier() {
     let (key2, _) = bucket_event(&store2, "e-1").await;
     assert_eq!(drain(&w2).await, 1);
     assert_ne!(store2.finding_detail(&key2).await.unwrap().unwrap().summary.state, d.summary.state);
+}
+
+#[tokio::test]
+async fn a_resource_config_recorded_as_deleted_ends_the_finding_without_a_fix() {
+    let Some(env) = Env::start().await else { return };
+    env.seed(&[]).await;
+    // Config's history for the bucket ends with its deletion (moto never records one).
+    let deleted = support::aws_config::configuration_item("AWS::S3::Bucket", BUCKET, "ResourceDeleted", now_s() - 30.0);
+    env.config.set_history("AWS::S3::Bucket", BUCKET, vec![deleted]);
+    let Local { store, w, _db, _repo } = local(&env, env.settings(), None).await;
+    let (key, job) = bucket_event(&store, "e-1").await;
+    assert_eq!(drain(&w).await, 1);
+    let d = store.finding_detail(&key).await.unwrap().unwrap();
+    assert_eq!(d.summary.state, "resource-deleted", "{:?}", d.audit);
+    assert!(d.reason.unwrap_or_default().contains("recorded the resource as deleted"));
+    assert!(d.proposal.is_none() && d.diff.is_none(), "nothing to fix in the code for a resource that is gone");
+    let (state, attempts, _, _) = store.job_status(job.unwrap()).await.unwrap().unwrap();
+    assert_eq!((state.as_str(), attempts), ("done", 1));
+    let calls = env.config.calls();
+    assert!(calls.iter().any(|c| c == "GetResourceConfigHistory"), "{calls:?}");
+    env.assert_only_expected();
+}
+
+#[tokio::test]
+async fn an_aws_call_that_outlives_its_timeout_fails_the_attempt_and_keeps_the_finding() {
+    let Some(env) = Env::start().await else { return };
+    env.seed(&[]).await;
+    env.config.set_delay(std::time::Duration::from_millis(2500));
+    let settings = AwsSettings { call_timeout_seconds: 1, max_attempts: 1, ..env.settings() };
+    let Local { store, w, _db, _repo } = local(&env, settings, None).await;
+    let (key, job) = bucket_event(&store, "e-1").await;
+    let started = std::time::Instant::now();
+    assert!(w.run_once().await.unwrap());
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_millis(2400), "the call was cut at its timeout, not answered: {took:?}");
+    let (state, attempts, error, _) = store.job_status(job.unwrap()).await.unwrap().unwrap();
+    let error = error.unwrap_or_default();
+    assert_eq!((state.as_str(), attempts), ("queued", 1), "{error}");
+    assert!(error.starts_with("config:DescribeConfigRules: AWS unavailable"), "{error}");
+    assert!(error.contains("timed out") || error.contains("timeout"), "{error}");
+    assert!(store.finding_detail(&key).await.unwrap().is_some(), "nothing accepted is lost");
+}
+
+#[tokio::test]
+async fn a_finding_sync_resolves_closes_its_ticket_with_a_comment() {
+    let Some(env) = Env::start().await else { return };
+    env.seed(&[]).await;
+    let (store, _db) = support::db::sqlite().await;
+    let gh = support::github::FakeGitHub::start().await;
+    let jira = support::jira::FakeJira::start(driftfix::jira::Flavor::Cloud).await;
+    let settings = env.settings();
+    let (w, key, _, _) = proposed_on_github(&env, &store, &gh, &jira, settings.clone()).await;
+    let ticket = jira.issues()[0].key.clone();
+
+    // Someone fixed the bucket in the console: Config no longer lists it.
+    env.config.set_compliance(RULE, "AWS::S3::Bucket", BUCKET, "COMPLIANT");
+    let dir = repo();
+    let config = driftfix::config::Config { aws: settings, routes: vec![route(dir.path())], ..Default::default() };
+    let aws = env.clients(config.aws.clone()).await;
+    let r = driftfix::sync::sync(&store, &aws, &config, &Default::default()).await.expect("sync");
+    assert_eq!(r.resolved, 1, "{r:?}");
+    assert_eq!(drain(&w).await, 1, "one ticket step");
+    assert_eq!(store.finding_state(&key).await.unwrap().as_deref(), Some("resolved"));
+    assert_eq!(jira.status_of(&ticket), Some("Done"));
+    let texts = comment_texts(&jira, &ticket);
+    assert!(texts.contains("AWS Config now reports the resource COMPLIANT. Closing as resolved."), "{texts}");
+    assert_eq!(jira.issues().len(), 1);
+    env.assert_only_expected();
+}
+
+// Multi-threaded: the fakes answer the child process while the test thread blocks on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_sync_on_its_interval_and_works_what_it_finds() {
+    use support::server::{Server, free_port, http_get};
+    let Some(env) = Env::start().await else { return };
+    env.seed(&[]).await;
+    env.config.set_compliance(RULE, "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT");
+    let dir = repo();
+    let db = tempfile::tempdir().unwrap();
+    let config = format!(
+        "database_url = \"sqlite://{}\"\n[api]\ntokens = [\"t0ken\"]\n\
+         [aws]\nenabled = true\nregion = \"{REGION}\"\ncloudtrail = false\nsync_interval_minutes = 60\n\
+         [aws.endpoints]\nconfig = \"{}\"\ns3 = \"{}\"\n\n\
+         [[routes]]\nname = \"infra\"\naccounts = [\"{ACCOUNT_ID}\"]\nregions = [\"{REGION}\"]\nrepo = \"{}\"\n",
+        db.path().join("driftfix.db").display(),
+        env.config.url(),
+        env.moto.url(),
+        dir.path().display()
+    );
+    let file = db.path().join("driftfix.toml");
+    std::fs::write(&file, config).unwrap();
+    let creds = [
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    let mut server = Server::start_with_env(&file, free_port(), &creds);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let found = loop {
+        let (status, body) = http_get(&format!("{}/api/findings", server.base), Some("t0ken")).expect("answered");
+        assert_eq!(status, 200, "{body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        if page["findings"][0]["state"] == "proposed" {
+            break page["findings"][0].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "sync found nothing to work: {page}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(found["resource"]["id"], BUCKET);
+    assert_eq!(found["rule"]["identifier"], "S3_BUCKET_LOGGING_ENABLED");
+    let key = found["key"].as_str().unwrap();
+    let (_, detail) = http_get(&format!("{}/api/findings/{key}", server.base), Some("t0ken")).unwrap();
+    let detail: Value = serde_json::from_str(&detail).unwrap();
+    assert_eq!(detail["events"][0]["source"], "sync", "{detail}");
+    assert!(env.config.calls().iter().any(|c| c == "GetComplianceDetailsByConfigRule"));
+    server.signal("-TERM");
+    assert!(server.wait_exit(std::time::Duration::from_secs(20)).success(), "the sync loop stops on SIGTERM");
 }

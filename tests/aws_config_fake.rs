@@ -318,6 +318,17 @@ async fn exercise_every_operation(fake: &FakeAwsConfig) {
     let mut other = aggregate.clone();
     other["ConfigurationAggregatorName"] = json!("missing");
     call(fake, "GetAggregateComplianceDetailsByConfigRule", other).await;
+    // Canned histories (what moto cannot record): a deletion after the last recorded state.
+    let bucket = "AWS::S3::Bucket";
+    let items = vec![
+        support::aws_config::configuration_item(bucket, "gone", "ResourceDeleted", 1_700_000_100.5),
+        support::aws_config::configuration_item(bucket, "gone", "OK", 1_700_000_000.0),
+    ];
+    fake.set_history(bucket, "gone", items);
+    let history = json!({ "resourceType": bucket, "resourceId": "gone", "limit": 1, "chronologicalOrder": "Reverse" });
+    let answer = ok(fake, "GetResourceConfigHistory", history).await;
+    assert_eq!(answer["configurationItems"][0]["configurationItemStatus"], "ResourceDeleted");
+    assert_eq!(answer["configurationItems"].as_array().map(Vec::len), Some(1), "the limit holds");
     for op in OPERATIONS {
         fake.fail_next(op.name, 1, 400, "ThrottlingException");
         call(fake, op.name, json!({})).await;

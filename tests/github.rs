@@ -709,6 +709,31 @@ async fn with_jira_down_the_pull_request_still_opens_and_the_ticket_follows_exac
 }
 
 #[tokio::test]
+async fn a_jira_rate_limit_makes_the_ticket_job_wait_without_spending_an_attempt() {
+    let (gh, store, _dir) = setup().await;
+    let jira = FakeJira::start(driftfix::jira::Flavor::Cloud).await;
+    let w = worker_with(&store, &gh, false, Some(&jira));
+    record(&store, "sqs-1", &example_event("securityhub_sqs.json")).await;
+    assert!(w.run_once().await.expect("remediation"));
+    jira.fail_next(1, 429, &[("Retry-After", "30")]);
+    let before = driftfix::store::now_ms();
+    assert!(w.run_once().await.expect("ticket attempt"));
+    let (job_state, attempts, run_at) = {
+        let Store::Sqlite(pool) = &store else { panic!() };
+        sqlx::query_as::<_, (String, i64, i64)>("SELECT state, attempts, run_at FROM jobs WHERE kind = 'ticket'")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!((job_state.as_str(), attempts), ("queued", 0), "waiting is not failing");
+    assert!(run_at >= before + 30_000, "Retry-After is honoured: due {}ms later", run_at - before);
+    assert!(!w.run_once().await.expect("nothing due"), "the ticket job waits");
+    make_jobs_due(&store).await;
+    while w.run_once().await.expect("worked") {}
+    assert_eq!(jira.issues().len(), 1, "exactly one ticket once Jira lets us");
+}
+
+#[tokio::test]
 async fn advice_and_no_match_outcomes_get_a_ticket_without_a_pull_request() {
     let (gh, store, _dir) = setup().await;
     let jira = FakeJira::start(driftfix::jira::Flavor::DataCenter).await;

@@ -607,7 +607,7 @@ enum Failure {
     /// The job's own problem (unreadable repository, engine error, GitHub error): retried with
     /// backoff.
     Job(String),
-    /// GitHub asked to wait: re-queued for then, no attempt spent.
+    /// GitHub, Jira or AWS asked to wait: re-queued for then, no attempt spent.
     RateLimited {
         retry_at_ms: i64,
         reason: String,

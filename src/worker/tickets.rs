@@ -11,8 +11,22 @@ use crate::store::Job;
 use http::Method;
 use serde_json::{Value, json};
 
+/// How long a ticket job waits after a 429 that names no `Retry-After`.
+const JIRA_RATE_LIMIT_WAIT_MS: i64 = 60_000;
+
 impl From<JiraError> for Failure {
+    /// A 429 is Jira asking to wait, not a failed attempt: the job waits for `Retry-After` (or a
+    /// minute) without spending an attempt. Everything else fails the attempt, retried with backoff.
     fn from(e: JiraError) -> Failure {
+        if e.status() == Some(429) {
+            let wait_ms = e
+                .retry_after()
+                .map_or(JIRA_RATE_LIMIT_WAIT_MS, |d| i64::try_from(d.as_millis()).unwrap_or(JIRA_RATE_LIMIT_WAIT_MS));
+            return Failure::RateLimited {
+                retry_at_ms: crate::store::now_ms() + wait_ms,
+                reason: format!("Jira rate limit: {e}"),
+            };
+        }
         Failure::Job(format!("Jira: {e}"))
     }
 }

@@ -362,6 +362,8 @@ struct Inner {
     requests: u64,
     forward: Option<String>,
     repair_timestamps: bool,
+    /// `GetResourceConfigHistory` answers the fake gives itself, by (resource type, resource id).
+    histories: Vec<((String, String), Vec<Value>)>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -410,6 +412,7 @@ impl FakeAwsConfig {
             requests: 0,
             forward: None,
             repair_timestamps: false,
+            histories: Vec::new(),
         }));
         let app = axum::Router::new().fallback(handle).with_state(state.clone());
         let url = format!("http://{}", super::loopback::serve(app, "fake AWS Config").await);
@@ -609,6 +612,16 @@ impl FakeAwsConfig {
         self.lock().repair_timestamps = true;
     }
 
+    /// Answer `GetResourceConfigHistory` for this resource with these configuration items, newest
+    /// first, instead of forwarding it: for histories moto cannot record, such as an item with
+    /// status `ResourceDeleted`. Build items with [`configuration_item`].
+    pub fn set_history(&self, resource_type: &str, resource_id: &str, items: Vec<Value>) {
+        let mut s = self.lock();
+        let key = (resource_type.to_owned(), resource_id.to_owned());
+        s.histories.retain(|(k, _)| *k != key);
+        s.histories.push((key, items));
+    }
+
     /// Requests no operation serves (nor the forward target).
     pub fn unexpected(&self) -> Vec<Logged> {
         self.lock().log.iter().filter(|l| !l.expected()).cloned().collect()
@@ -738,6 +751,9 @@ impl Inner {
         self.requests += 1;
         self.tick();
         let target = header(headers, "x-amz-target").unwrap_or_default().to_owned();
+        if let Some(answer) = self.canned_history(&target, headers, body) {
+            return answer;
+        }
         let op = route(method, uri, headers, &target);
         if let Some(to) = self.forward.clone() {
             let forwarded = op.is_none_or(|o| OWNED_BY_TARGET.contains(&o.name));
@@ -787,6 +803,34 @@ impl Inner {
             forwarded: false,
         });
         Served::Answer(status, response)
+    }
+
+    /// A [`FakeAwsConfig::set_history`] answer, when the request asks for that resource's history.
+    fn canned_history(&mut self, target: &str, headers: &HeaderMap, body: &[u8]) -> Option<Served> {
+        let name = target.strip_prefix(TARGET_PREFIX)?.strip_prefix('.')?;
+        if name != "GetResourceConfigHistory" {
+            return None;
+        }
+        let request: Value = serde_json::from_slice(body).ok()?;
+        let key = (request["resourceType"].as_str()?.to_owned(), request["resourceId"].as_str()?.to_owned());
+        let items = self.histories.iter().find(|(k, _)| *k == key)?.1.clone();
+        let limit = request["limit"].as_u64().map_or(items.len(), |l| l as usize);
+        let (status, response, error) = match self.authenticate(headers) {
+            Ok(()) => (200, json!({ "configurationItems": items.into_iter().take(limit).collect::<Vec<_>>() }), None),
+            Err(e) => (e.status, error_body(&e), Some(e.code)),
+        };
+        self.log.push(Logged {
+            target: target.to_owned(),
+            operation: known_operation(name).map(|o| o.name),
+            access_key: access_key(headers),
+            status,
+            request: Some(request),
+            response: response.clone(),
+            error,
+            injected: false,
+            forwarded: false,
+        });
+        Some(Served::Answer(status, response))
     }
 
     fn answer(&mut self, op: &Operation, headers: &HeaderMap, body: &[u8]) -> Result<Value, AwsError> {
@@ -1009,6 +1053,31 @@ fn with_token(mut out: Value, next: Option<String>) -> Value {
 }
 
 /// The `NextToken` the fake hands out for `offset` in `op`'s results (opaque to clients).
+/// A configuration item in the `json` protocol's shape (`ConfigurationItem`), captured at
+/// `captured_at` (epoch seconds). `status` is `OK`, `ResourceDiscovered`, `ResourceDeleted`, …; a
+/// deleted resource has no configuration.
+pub fn configuration_item(resource_type: &str, resource_id: &str, status: &str, captured_at: f64) -> Value {
+    let mut item = json!({
+        "version": "1.3",
+        "accountId": ACCOUNT_ID,
+        "configurationItemCaptureTime": captured_at,
+        "configurationItemStatus": status,
+        "configurationStateId": format!("{}", (captured_at * 1000.0) as u64),
+        "resourceType": resource_type,
+        "resourceId": resource_id,
+        "resourceName": resource_id,
+        "awsRegion": REGION,
+        "tags": {},
+        "relatedEvents": [],
+        "relationships": [],
+        "supplementaryConfiguration": {}
+    });
+    if !status.starts_with("ResourceDeleted") {
+        item["configuration"] = json!("{}");
+    }
+    item
+}
+
 pub fn encode_token(op: &str, offset: usize) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{op}:{offset}"))
 }

@@ -18,10 +18,16 @@ pub struct Server {
 
 impl Server {
     pub fn start(config: &Path, port: u16) -> Server {
+        Server::start_with_env(config, port, &[])
+    }
+
+    /// With these extra environment variables (e.g. AWS credentials for the SDK's default chain).
+    pub fn start_with_env(config: &Path, port: u16, env: &[(&str, &str)]) -> Server {
         let child = Command::new(env!("CARGO_BIN_EXE_driftfix"))
             .args(["serve", "--config", config.to_str().unwrap()])
             .env("DRIFTFIX_LISTEN", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
