@@ -428,6 +428,41 @@ async fn closing_unmerged_records_the_closer_and_their_reason_and_reopening_lift
 }
 
 #[tokio::test]
+async fn a_rate_limited_webhook_job_waits_for_the_reset_without_spending_an_attempt() {
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, false);
+    let (_, pr) = opened(&gh, &store, &w).await;
+    gh.set_permission(REPO, "grace", "write");
+    let reset = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3).to_string();
+    gh.fail(
+        "POST",
+        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+        1,
+        403,
+        &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset)],
+        serde_json::json!({ "message": "API rate limit exceeded for installation." }),
+    );
+    assert!(deliver(&store, "issue_comment", "c-1", comment_event(pr.number, "@driftfix explain", "grace")).await);
+    assert!(w.run_once().await.expect("worked"));
+    let (job_state, attempts, run_at) = {
+        let Store::Sqlite(pool) = &store else { panic!() };
+        sqlx::query_as::<_, (String, i64, i64)>(
+            "SELECT state, attempts, run_at FROM jobs WHERE kind = 'github:issue_comment'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!((job_state.as_str(), attempts), ("queued", 0), "waiting for the reset is not a failed attempt");
+    assert!(run_at > now_ms(), "due after the reset");
+    assert!(gh.comments(REPO).is_empty());
+    tokio::time::sleep(Duration::from_millis(u64::try_from(run_at - now_ms()).unwrap_or(0) + 50)).await;
+    while w.run_once().await.expect("worked") {}
+    assert_eq!(gh.comments(REPO).len(), 1, "one reply once the limit resets");
+    assert_only_expected(&gh);
+}
+
+#[tokio::test]
 async fn comment_commands_need_write_access_and_the_bot_edits_one_reply() {
     let (gh, store, _dir) = setup().await;
     let w = worker(&store, &gh, false);
