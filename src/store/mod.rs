@@ -12,6 +12,7 @@ mod aws;
 mod findings;
 mod github;
 mod jobs;
+mod nodelay;
 mod record;
 mod tickets;
 
@@ -26,7 +27,7 @@ pub use jobs::{Job, JobOutcome};
 pub use record::{NewEvent, Recorded};
 pub use tickets::PushedPull;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
 use std::time::Duration;
@@ -73,7 +74,9 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                .pragma("cache_size", "-65536")
+                .pragma("mmap_size", "268435456");
             // One connection: SQLite allows one writer at a time, and contending connections wait in
             // SQLite's busy handler, which sleeps in steps of up to 100 ms (seen as p99 spikes of half a
             // second under load). Waiting in the pool's queue instead costs nothing. No code path
@@ -81,8 +84,18 @@ impl Store {
             let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await?;
             Ok(Store::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let pool =
-                PgPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+            let port = PgConnectOptions::from_str(url)?.get_port();
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(move |_, _| {
+                    Box::pin(async move {
+                        nodelay::apply(port);
+                        Ok(())
+                    })
+                })
+                .connect(url)
+                .await?;
             Ok(Store::Postgres(pool))
         } else {
             let scheme = url.split_once(':').map_or("unknown", |(s, _)| s);
