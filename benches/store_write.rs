@@ -53,7 +53,10 @@ async fn run(name: &str, store: &Store, batch: usize, offset: usize) {
 
 async fn all(name: &str, store: &Store) {
     store.migrate().await.unwrap();
-    for (n, batch) in [1, 8, 32, 128, 512].into_iter().enumerate() {
+    // `DRIFTFIX_BENCH_BATCH=32` measures one batch size only (for profiling).
+    let only: Option<usize> = std::env::var("DRIFTFIX_BENCH_BATCH").ok().and_then(|b| b.parse().ok());
+    let sizes = only.map_or_else(|| vec![1, 8, 32, 128, 512], |b| vec![b]);
+    for (n, batch) in sizes.into_iter().enumerate() {
         run(name, store, batch, n * EVENTS).await;
     }
 }

@@ -76,7 +76,8 @@ impl Store {
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true)
                 .pragma("cache_size", "-65536")
-                .pragma("mmap_size", "268435456");
+                .pragma("mmap_size", "268435456")
+                .pragma("temp_store", "memory");
             // One connection: SQLite allows one writer at a time, and contending connections wait in
             // SQLite's busy handler, which sleeps in steps of up to 100 ms (seen as p99 spikes of half a
             // second under load). Waiting in the pool's queue instead costs nothing. No code path

@@ -55,22 +55,39 @@ const ENQUEUE_KEYLESS: &str =
 const AUDIT: &str = "INSERT INTO audit_log (at, finding_key, actor, action, detail) VALUES ($1, $2, $3, $4, $5)";
 const AUDIT_MANY: &str = "INSERT INTO audit_log (at, finding_key, actor, action, detail) VALUES ";
 
-/// `($1, $2), ($3, $4)` for `rows` rows of `cols` placeholders.
-fn values(rows: usize, cols: usize) -> String {
+/// How a generated statement spells its placeholders.
+#[derive(Clone, Copy)]
+enum Placeholders {
+    /// `$1, $2, …` (PostgreSQL).
+    Numbered,
+    /// `?, ?, …` (SQLite). Numbered ones work there too, but SQLite finds a numbered parameter's
+    /// name by walking a list of all of them, so binding a batch costs O(parameters²): 18% of the
+    /// intake write at 512 events × 12 columns.
+    Anonymous,
+}
+
+/// `($1, $2), ($3, $4)` (or `(?, ?), (?, ?)`) for `rows` rows of `cols` placeholders.
+fn values(rows: usize, cols: usize, style: Placeholders) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         s.push_str(if r == 0 { "(" } else { ", (" });
         for c in 0..cols {
-            let _ = write!(s, "{}${}", if c == 0 { "" } else { ", " }, r * cols + c + 1);
+            s.push_str(if c == 0 { "" } else { ", " });
+            match style {
+                Placeholders::Numbered => {
+                    let _ = write!(s, "${}", r * cols + c + 1);
+                }
+                Placeholders::Anonymous => s.push('?'),
+            }
         }
         s.push(')');
     }
     s
 }
 
-fn sql(head: &str, rows: usize, cols: usize, tail: &str) -> sqlx::AssertSqlSafe<String> {
-    sqlx::AssertSqlSafe(format!("{head}{}{tail}", values(rows, cols)))
+fn sql(head: &str, rows: usize, cols: usize, tail: &str, style: Placeholders) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!("{head}{}{tail}", values(rows, cols, style)))
 }
 
 impl Store {
@@ -89,13 +106,17 @@ impl Store {
             return Ok(Vec::new());
         }
         let now = now_ms();
+        let style = match self {
+            Store::Sqlite(_) => Placeholders::Anonymous,
+            Store::Postgres(_) => Placeholders::Numbered,
+        };
         let keys: Vec<Option<FindingKey>> =
             events.iter().map(|ev| ev.finding.map(|(f, rule)| FindingKey::new(&f.resource, rule))).collect();
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             // 1. Raw events. RETURNING order is not guaranteed: map rows back by their identity; the
             //    first occurrence in the batch owns the row, later ones are redeliveries.
-            let mut q = sqlx::query_as::<_, (i64, String, String)>(sql(INSERT_EVENTS, events.len(), 6, INSERT_EVENTS_END));
+            let mut q = sqlx::query_as::<_, (i64, String, String)>(sql(INSERT_EVENTS, events.len(), 6, INSERT_EVENTS_END, style));
             for (ev, key) in events.iter().zip(&keys) {
                 let verdict = if key.is_some() || ev.job_kind.is_some() { "accepted" } else { "ignored" };
                 q = q.bind(ev.source).bind(ev.dedup_id).bind(now).bind(verdict).bind(key.as_ref().map(FindingKey::as_str)).bind(ev.body);
@@ -113,7 +134,7 @@ impl Store {
                 }
             }
             if !latest.is_empty() {
-                let mut q = sqlx::query(sql(UPSERT_FINDINGS, latest.len(), 12, UPSERT_FINDINGS_END));
+                let mut q = sqlx::query(sql(UPSERT_FINDINGS, latest.len(), 12, UPSERT_FINDINGS_END, style));
                 for (key, (f, rule)) in &latest {
                     let r = &f.resource;
                     q = q.bind(*key).bind(&r.account).bind(&r.region).bind(&r.resource_type).bind(&r.id).bind(*rule)
@@ -133,7 +154,7 @@ impl Store {
                 .collect();
             let mut job_ids: Vec<Option<i64>> = vec![None; events.len()];
             if !wants_job.is_empty() {
-                let mut q = sqlx::query_as::<_, (i64, String)>(sql(ENQUEUE, wants_job.len(), 9, ENQUEUE_END));
+                let mut q = sqlx::query_as::<_, (i64, String)>(sql(ENQUEUE, wants_job.len(), 9, ENQUEUE_END, style));
                 for (i, key, event_id) in &wants_job {
                     let payload = json!({ "event_id": event_id }).to_string();
                     q = q.bind("remediate").bind(*key).bind(payload).bind("queued").bind(now).bind(0_i64)
@@ -158,7 +179,7 @@ impl Store {
             // 4. One audit entry per new event.
             let audited: Vec<usize> = (0..events.len()).filter(|&i| event_ids[i].is_some()).collect();
             if !audited.is_empty() {
-                let mut q = sqlx::query(sql(AUDIT_MANY, audited.len(), 5, ""));
+                let mut q = sqlx::query(sql(AUDIT_MANY, audited.len(), 5, "", style));
                 for &i in &audited {
                     let ev = &events[i];
                     let detail = json!({ "source": ev.source, "dedup_id": ev.dedup_id, "event_id": event_ids[i], "job_id": job_ids[i] });
@@ -217,8 +238,10 @@ impl Store {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn values_lists_number_placeholders_row_by_row() {
-        assert_eq!(super::values(2, 3), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(super::values(1, 1), "($1)");
+    fn values_lists_placeholders_row_by_row_in_either_style() {
+        use super::Placeholders::{Anonymous, Numbered};
+        assert_eq!(super::values(2, 3, Numbered), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::values(1, 1, Numbered), "($1)");
+        assert_eq!(super::values(2, 2, Anonymous), "(?, ?), (?, ?)");
     }
 }
