@@ -346,3 +346,23 @@ fn the_readme_example_fixes_world_open_ssh_from_a_configuration_change() {
     let diff = v["changes"][0]["diff"].as_str().unwrap();
     assert!(diff.contains("-    cidr_blocks = [\"0.0.0.0/0\"]\n+    cidr_blocks = [\"10.0.0.0/8\"]\n"), "{diff}");
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_the_output_quietly() {
+    // `driftfix scan … | head -1`: the reader is gone before anything is written. The pipe's
+    // read end is closed before the child starts, so its first write meets a closed pipe.
+    for args in [vec!["scan", &ex("terraform"), "--output", "json"], vec!["rules"]] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_driftfix"))
+            .args(&args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("driftfix runs");
+        let err = stderr(&o);
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(o.status.signal(), Some(13), "{args:?} ends by SIGPIPE, as `cat` would: {:?}", o.status);
+    }
+}

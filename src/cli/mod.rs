@@ -8,6 +8,7 @@ mod remediate;
 mod rules;
 mod scan;
 mod serve;
+mod sigpipe;
 mod sync;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -68,6 +69,9 @@ impl From<anyhow::Error> for CliError {
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    if !matches!(cli.command, Command::Serve(_)) {
+        sigpipe::restore_default();
+    }
     match cli.command {
         Command::Remediate(a) => remediate::run(a),
         Command::Scan(a) => scan::run(a),
