@@ -523,6 +523,26 @@ async fn comment_commands_need_write_access_and_the_bot_edits_one_reply() {
 }
 
 #[tokio::test]
+async fn a_reply_past_the_first_hundred_comments_is_still_edited_not_repeated() {
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, false);
+    let (_key, pr) = opened(&gh, &store, &w).await;
+    gh.set_permission(REPO, "grace", "write");
+    for i in 0..130 {
+        gh.comment_as(REPO, pr.number, "grace", &format!("review note {i}"));
+    }
+    // The bot's reply is comment 131: on the second page of 100.
+    assert!(deliver(&store, "issue_comment", "c-1", comment_event(pr.number, "@driftfix ignore", "mallory")).await);
+    assert!(w.run_once().await.expect("worked"));
+    assert!(deliver(&store, "issue_comment", "c-2", comment_event(pr.number, "@driftfix explain", "grace")).await);
+    assert!(w.run_once().await.expect("worked"));
+    let bot: Vec<_> = gh.comments(REPO).into_iter().filter(|c| c.user != "grace").collect();
+    assert_eq!(bot.len(), 1, "one reply, edited: {bot:?}");
+    assert!(bot[0].body.contains("aws_sqs_queue.checkout_events"), "{}", bot[0].body);
+    assert_only_expected(&gh);
+}
+
+#[tokio::test]
 async fn an_expired_acceptance_proposes_the_fix_again() {
     let (gh, store, _dir) = setup().await;
     let w = worker(&store, &gh, false);
@@ -581,6 +601,40 @@ async fn a_pull_request_changing_the_repo_config_gets_one_validating_comment_kep
     insta::assert_snapshot!("config_comment_valid", comments[0].body.replace(&head[..7], "<sha>"));
     // Asking for more than the server (high-risk fixes as ready pull requests) needs no permission.
     assert!(comments[0].body.contains("| `risk` | low: pr, medium: pr, high: pr |"), "{}", comments[0].body);
+    assert_only_expected(&gh);
+}
+
+#[tokio::test]
+async fn quick_pushes_are_checked_once_at_the_newest_head_and_closed_pull_requests_not_at_all() {
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, false);
+    let broken = "rules = [\"no-such-rule\"]\n";
+    gh.branch(REPO, "main", "tune");
+    let first = gh.push(REPO, "tune", "dana", "broken", &[(".github/driftfix.toml", Some(broken))]);
+    let number = gh.open_pull_as(REPO, "tune", "dana", "Tune driftfix");
+    assert!(deliver(&store, "pull_request", "t-1", human_pull_event("opened", number, "tune", &first, "dana")).await);
+    // The author pushes the fix before the worker gets to the first event.
+    let second =
+        gh.push(REPO, "tune", "dana", "fixed", &[(".github/driftfix.toml", Some("labels = [\"security\"]\n"))]);
+    assert!(
+        deliver(&store, "pull_request", "t-2", human_pull_event("synchronize", number, "tune", &second, "dana")).await
+    );
+    while w.run_once().await.expect("worked") {}
+    let comments: Vec<_> = gh.comments(REPO).into_iter().filter(|c| c.issue == number).collect();
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(comments[0].body.contains(&format!("is valid (at {})", &second[..7])), "{}", comments[0].body);
+    let files_requests = gh.log().iter().filter(|l| l.template.is_some_and(|t| t.ends_with("/files"))).count();
+    assert_eq!(files_requests, 1, "the outdated event read no files");
+
+    // A pull request closed before its event is worked gets nothing.
+    let third = gh.push(REPO, "tune", "dana", "again", &[(".github/driftfix.toml", Some(broken))]);
+    assert!(
+        deliver(&store, "pull_request", "t-3", human_pull_event("synchronize", number, "tune", &third, "dana")).await
+    );
+    gh.close_pull(REPO, number, false);
+    while w.run_once().await.expect("worked") {}
+    let comments: Vec<_> = gh.comments(REPO).into_iter().filter(|c| c.issue == number).collect();
+    assert!(comments[0].body.contains("is valid"), "unchanged: {}", comments[0].body);
     assert_only_expected(&gh);
 }
 

@@ -210,6 +210,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Items per page when listing (GitHub's maximum).
+const PAGE_SIZE: usize = 100;
+
 impl Installation {
     /// Send a request with the installation's token. GETs run in parallel; anything else holds the
     /// installation's write lock for its duration.
@@ -235,6 +238,29 @@ impl Installation {
             Err(GitHubError::Api { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Walk a list route 100 items a page, at most `max_pages` pages, and return the first item
+    /// `accept` takes (`None` when no page holds one). Every list the bot searches goes through
+    /// here, so none of them silently stops at the first page.
+    pub async fn find_paged<T: DeserializeOwned>(
+        &self,
+        route: &str,
+        max_pages: usize,
+        mut accept: impl FnMut(&T) -> bool,
+    ) -> Result<Option<T>, GitHubError> {
+        let sep = if route.contains('?') { '&' } else { '?' };
+        for page in 1..=max_pages {
+            let listed: Vec<T> = self.get(&format!("{route}{sep}per_page={PAGE_SIZE}&page={page}")).await?;
+            let last = listed.len() < PAGE_SIZE;
+            if let Some(found) = listed.into_iter().find(|item| accept(item)) {
+                return Ok(Some(found));
+            }
+            if last {
+                break;
+            }
+        }
+        Ok(None)
     }
 
     /// A write (POST, PATCH, PUT) with a JSON body, decoded.

@@ -58,19 +58,14 @@ pub async fn ensure_issue(
         return Ok(EnsuredIssue { number, url: format!("https://github.com/{repo}/issues/{number}"), opened: false });
     }
     let marker = metadata(req.finding_key);
-    for page in 1..=MAX_PAGES {
-        let listed: Vec<Listed> =
-            inst.get(&format!("{base}/issues?labels=driftfix&state=all&per_page=100&page={page}")).await?;
-        let last = listed.len() < 100;
-        if let Some(found) = listed
-            .into_iter()
-            .find(|i| i.pull_request.is_none() && i.body.as_deref().is_some_and(|b| b.contains(&marker)))
-        {
-            return Ok(EnsuredIssue { number: found.number, url: found.html_url, opened: false });
-        }
-        if last {
-            break;
-        }
+    let route = format!("{base}/issues?labels=driftfix&state=all");
+    let found = inst
+        .find_paged(&route, MAX_PAGES, |i: &Listed| {
+            i.pull_request.is_none() && i.body.as_deref().is_some_and(|b| b.contains(&marker))
+        })
+        .await?;
+    if let Some(found) = found {
+        return Ok(EnsuredIssue { number: found.number, url: found.html_url, opened: false });
     }
     let mut labels = vec!["driftfix".to_owned()];
     labels.extend(req.labels.iter().filter(|l| *l != "driftfix").cloned());

@@ -20,6 +20,10 @@ pub const TRAILER: &str = "Driftfix-Finding:";
 
 /// The hidden marker of the comment the bot posts when it stops updating a branch.
 const STOPPED_MARKER: &str = "<!-- driftfix:comment:stopped-updating -->";
+/// Pages of a conversation searched for the bot's own comment (100 comments a page).
+const MAX_COMMENT_PAGES: usize = 30;
+/// Pages of a repository's labels read before creating missing ones (100 labels a page).
+const MAX_LABEL_PAGES: usize = 10;
 
 /// A label the bot puts on its pull requests (created with this colour and description if the
 /// repository lacks it).
@@ -367,15 +371,14 @@ async fn ensure_labels(
         return Ok(());
     }
     if seen.get(base).is_none() {
+        // Accepting none reads every page; the closure keeps the names as they go by.
         let mut names = HashSet::new();
-        for page in 1..=10 {
-            let listed: Vec<RepoLabel> = inst.get(&format!("{base}/labels?per_page=100&page={page}")).await?;
-            let n = listed.len();
-            names.extend(listed.into_iter().map(|l| l.name));
-            if n < 100 {
-                break;
-            }
-        }
+        let route = format!("{base}/labels");
+        inst.find_paged(&route, MAX_LABEL_PAGES, |l: &RepoLabel| {
+            names.insert(l.name.clone());
+            false
+        })
+        .await?;
         seen.add(base, names);
     }
     for l in missing(seen.get(base).as_ref()) {
@@ -409,8 +412,10 @@ pub async fn upsert_comment(
     marker: &str,
     body: &str,
 ) -> Result<(), GitHubError> {
-    let comments: Vec<Comment> = inst.get(&format!("{base}/issues/{}/comments?per_page=100", number.0)).await?;
-    let mine = comments.iter().find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)));
+    let route = format!("{base}/issues/{}/comments", number.0);
+    let mine: Option<Comment> = inst
+        .find_paged(&route, MAX_COMMENT_PAGES, |c: &Comment| c.body.as_deref().is_some_and(|b| b.contains(marker)))
+        .await?;
     match mine {
         Some(c) if c.body.as_deref() == Some(body) => Ok(()),
         Some(c) => {

@@ -36,6 +36,29 @@ pub struct PullFile {
     pub status: String,
 }
 
+/// A pull request as it stands now (`GET /pulls/{n}`), reduced to what decides whether an event
+/// about it is still current.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct PullNow {
+    /// `open` or `closed`.
+    pub state: String,
+    pub head: PullHead,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct PullHead {
+    pub sha: String,
+}
+
+/// The pull request now, `None` when it no longer exists.
+pub async fn pull_now(
+    inst: &Installation,
+    repo: &RepoName,
+    number: super::PullNumber,
+) -> Result<Option<PullNow>, GitHubError> {
+    inst.get_optional(&format!("{}/pulls/{}", repo.api_path(), number.0)).await
+}
+
 /// Pages of pull request files read at most (GitHub lists up to 3,000 files, 100 per page).
 const MAX_FILE_PAGES: usize = 30;
 
@@ -46,18 +69,8 @@ pub async fn pull_file(
     number: super::PullNumber,
     path: &str,
 ) -> Result<Option<PullFile>, GitHubError> {
-    for page in 1..=MAX_FILE_PAGES {
-        let route = format!("{}/pulls/{}/files?per_page=100&page={page}", repo.api_path(), number.0);
-        let files: Vec<PullFile> = inst.get(&route).await?;
-        let last = files.len() < 100;
-        if let Some(f) = files.into_iter().find(|f| f.filename == path) {
-            return Ok(Some(f));
-        }
-        if last {
-            break;
-        }
-    }
-    Ok(None)
+    let route = format!("{}/pulls/{}/files", repo.api_path(), number.0);
+    inst.find_paged(&route, MAX_FILE_PAGES, |f: &PullFile| f.filename == path).await
 }
 
 /// A file's text at a commit (`None`: no such file there, or not UTF-8).

@@ -3,13 +3,18 @@
 //! when the bot would quietly use the server's values for what it could not read.
 //!
 //! Every pull request opened or pushed to by a person (not a bot, not on a `driftfix/` branch) is
-//! checked for the file with one request; only a pull request that changes it gets a comment, which the bot edits on each push
-//! instead of adding another.
+//! checked for the file; only a pull request that changes it gets a comment, which the bot edits on
+//! each push instead of adding another.
+//!
+//! Pushes coalesce: a job first reads the pull request as it stands, and an event whose head is no
+//! longer the pull request's head (a newer push has its own job), or whose pull request is closed,
+//! is done without further requests. So two quick pushes cannot leave the comment describing the
+//! older one.
 
 use super::{Failure, Worker};
 use crate::config::repo;
 use crate::github::propose::upsert_comment;
-use crate::github::source::{file_at, pull_file};
+use crate::github::source::{file_at, pull_file, pull_now};
 use crate::github::{PullNumber, RepoName};
 
 /// The hidden marker of the validation comment.
@@ -22,6 +27,14 @@ impl Worker {
         let name = RepoName::parse(repo).ok_or_else(|| Failure::Job(format!("`{repo}` is not owner/name")))?;
         let inst = app.installation(&name).await?;
         let number = PullNumber(number);
+        match pull_now(&inst, &name, number).await? {
+            Some(now) if now.state == "open" && now.head.sha == head_sha => {}
+            now => {
+                let why = now.map_or("gone", |n| if n.state == "open" { "pushed to since" } else { "closed" });
+                tracing::info!(repo, pr = number.0, why, "skipped a configuration check for an outdated event");
+                return Ok(());
+            }
+        }
         let Some(change) = pull_file(&inst, &name, number, repo::PATH).await? else { return Ok(()) };
         let short = &head_sha[..head_sha.len().min(7)];
         let body = if change.status == "removed" {

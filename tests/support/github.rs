@@ -46,6 +46,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
     ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
     ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
+    ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}"),
     ("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}"),
     ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission"),
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"),
@@ -1021,8 +1022,16 @@ fn serve(
         }
         ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => {
             let n: u64 = params["issue_number"].parse().unwrap_or(0);
-            let list =
-                s.repos[&full].comments.iter().filter(|c| c.issue == n).map(|c| comment_json(&full, c)).collect();
+            let per_page: usize = query.get("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
+            let page: usize = query.get("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+            let list = s.repos[&full]
+                .comments
+                .iter()
+                .filter(|c| c.issue == n)
+                .skip((page - 1) * per_page)
+                .take(per_page)
+                .map(|c| comment_json(&full, c))
+                .collect();
             (200, Value::Array(list))
         }
         ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => {
@@ -1043,6 +1052,14 @@ fn serve(
             c.body = text.into();
             let c = c.clone();
             (200, comment_json(&full, &c))
+        }
+        ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}") => {
+            let n: u64 = params["pull_number"].parse().unwrap_or(0);
+            let repo = &s.repos[&full];
+            match repo.pulls.iter().find(|p| p.number == n) {
+                Some(pr) => (200, pull_json(repo, pr, true)),
+                None => not_found(),
+            }
         }
         ("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}") => {
             let n: u64 = params["pull_number"].parse().unwrap_or(0);
