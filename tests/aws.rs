@@ -473,6 +473,36 @@ async fn a_merged_fix_is_re_evaluated_verified_and_its_ticket_closed() {
     env.assert_only_expected();
 }
 
+/// The state a merged finding reaches after one poll when AWS stamps its COMPLIANT result
+/// `offset` seconds from the moment of the merge (by our clock); `None` without moto.
+async fn state_after_a_result_recorded(offset: f64) -> Option<Option<String>> {
+    let env = Env::start().await?;
+    env.seed(&[]).await;
+    let (store, _db) = support::db::sqlite().await;
+    let gh = support::github::FakeGitHub::start().await;
+    let jira = support::jira::FakeJira::start(driftfix::jira::Flavor::Cloud).await;
+    let settings = AwsSettings { verify_timeout_minutes: 60, ..env.settings() };
+    let (w, key, number, branch) = proposed_on_github(&env, &store, &gh, &jira, settings).await;
+    env.config.set_compliance_on_next_evaluation(RULE, "AWS::S3::Bucket", BUCKET, "COMPLIANT");
+    let merged = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    env.config.set_now(merged + offset);
+    merge(&store, &gh, number, &branch).await;
+    drain(&w).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    drain(&w).await;
+    Some(store.finding_state(&key).await.unwrap())
+}
+
+#[tokio::test]
+async fn a_result_stamped_a_moment_before_the_merge_by_aws_clock_counts_an_older_one_does_not() {
+    // Clocks differ and AWS sends epoch seconds as floating point: a result from the very moment
+    // of the merge may read a little earlier. Half a second is that; half a minute is an old result.
+    let Some(state) = state_after_a_result_recorded(-0.5).await else { return };
+    assert_eq!(state.as_deref(), Some("verified"));
+    let state = state_after_a_result_recorded(-30.0).await.expect("the environment started once");
+    assert_eq!(state.as_deref(), Some("verifying"), "a result from before the merge proves nothing");
+}
+
 #[tokio::test]
 async fn a_merged_fix_still_non_compliant_after_the_timeout_asks_once_whether_it_was_applied() {
     let Some(env) = Env::start().await else { return };

@@ -2,7 +2,8 @@
 //! `[aws] verify_delay_minutes` (time for the pipeline to apply it). It asks Config to evaluate the
 //! rule again (`StartConfigRulesEvaluation`; the finding reads `verifying`), then polls what the
 //! rule says about the resource every `verify_poll_seconds`:
-//! - COMPLIANT, recorded after the merge → `verified`, and the ticket is closed with a comment;
+//! - COMPLIANT, recorded after the merge (or within [`CLOCK_TOLERANCE_MS`] before it) → `verified`,
+//!   and the ticket is closed with a comment;
 //! - still not, `verify_timeout_minutes` after the evaluation started → `unverified`, and the
 //!   ticket gets one comment asking whether the change was applied (it stays open).
 //!
@@ -19,6 +20,11 @@ use serde_json::{Value, json};
 
 /// The job kind.
 pub const KIND: &str = "verify";
+
+/// How much earlier than the merge a result may read and still count as after it. AWS stamps
+/// results on its own clock, and its epoch seconds arrive as floating point: a result recorded in
+/// the very millisecond of the merge can read as the millisecond before it.
+const CLOCK_TOLERANCE_MS: i64 = 1_000;
 
 impl Worker {
     /// Queue the verification of a merged finding (when `[aws]` and `verify` are on).
@@ -79,7 +85,7 @@ impl Worker {
         let result = compliance::of_resource(&scope, &rule, &r.resource_type, &r.id).await?;
         let recorded = result.as_ref().and_then(|e| e.recorded_at.as_deref()).and_then(parse_rfc3339_ms);
         let compliant = result.as_ref().is_some_and(|e| e.compliance == "COMPLIANT");
-        if compliant && recorded.is_none_or(|t| t >= merged_at) {
+        if compliant && recorded.is_none_or(|t| t >= merged_at - CLOCK_TOLERANCE_MS) {
             let reason = format!("AWS Config evaluates the resource COMPLIANT with `{rule}` after the merge.");
             let detail = json!({ "rule": rule, "recorded_at": result.and_then(|e| e.recorded_at) });
             self.store.set_state(key, "verified", &reason, "aws:config", "verify.compliant", &detail).await?;
