@@ -432,42 +432,66 @@ fn comment_texts(jira: &support::jira::FakeJira, ticket: &str) -> String {
     jira.comments(ticket).iter().map(Value::to_string).collect::<Vec<_>>().join("\n")
 }
 
+/// A finding proposed on GitHub with a Jira ticket, verification on with an hour's timeout, and
+/// the next evaluation of its rule finding the bucket compliant (the apply happened).
+struct Applied {
+    env: Env,
+    store: Store,
+    _db: tempfile::TempDir,
+    gh: support::github::FakeGitHub,
+    jira: support::jira::FakeJira,
+    w: Worker,
+    key: String,
+    number: u64,
+    branch: String,
+}
+
+impl Applied {
+    async fn start() -> Option<Applied> {
+        let env = Env::start().await?;
+        env.seed(&[]).await;
+        let (store, _db) = support::db::sqlite().await;
+        let gh = support::github::FakeGitHub::start().await;
+        let jira = support::jira::FakeJira::start(driftfix::jira::Flavor::Cloud).await;
+        let settings = AwsSettings { verify_timeout_minutes: 60, ..env.settings() };
+        let (w, key, number, branch) = proposed_on_github(&env, &store, &gh, &jira, settings).await;
+        env.config.set_compliance_on_next_evaluation(RULE, "AWS::S3::Bucket", BUCKET, "COMPLIANT");
+        Some(Applied { env, store, _db, gh, jira, w, key, number, branch })
+    }
+
+    async fn merge(&self) {
+        merge(&self.store, &self.gh, self.number, &self.branch).await;
+    }
+}
+
 #[tokio::test]
 async fn a_merged_fix_is_re_evaluated_verified_and_its_ticket_closed() {
-    let Some(env) = Env::start().await else { return };
-    env.seed(&[]).await;
-    let (store, _db) = support::db::sqlite().await;
-    let gh = support::github::FakeGitHub::start().await;
-    let jira = support::jira::FakeJira::start(driftfix::jira::Flavor::Cloud).await;
-    let settings = AwsSettings { verify_timeout_minutes: 60, ..env.settings() };
-    let (w, key, number, branch) = proposed_on_github(&env, &store, &gh, &jira, settings).await;
+    let Some(applied) = Applied::start().await else { return };
+    let Applied { env, store, gh, jira, w, key, .. } = &applied;
     let ticket = jira.issues()[0].key.clone();
-
-    // The apply happens; the next evaluation of the rule finds the bucket compliant.
-    env.config.set_compliance_on_next_evaluation(RULE, "AWS::S3::Bucket", BUCKET, "COMPLIANT");
-    merge(&store, &gh, number, &branch).await;
-    drain(&w).await;
+    applied.merge().await;
+    drain(w).await;
     assert_eq!(env.config.evaluations_started(), [vec![RULE.to_owned()]], "StartConfigRulesEvaluation, once");
-    assert_eq!(store.finding_state(&key).await.unwrap().as_deref(), Some("verifying"));
+    assert_eq!(store.finding_state(key).await.unwrap().as_deref(), Some("verifying"));
     assert_ne!(jira.status_of(&ticket), Some("Done"), "merging alone does not close the ticket");
-    assert!(comment_texts(&jira, &ticket).contains("re-evaluates the rule"), "{}", comment_texts(&jira, &ticket));
+    assert!(comment_texts(jira, &ticket).contains("re-evaluates the rule"), "{}", comment_texts(jira, &ticket));
 
     // The poll is due a second later.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    drain(&w).await;
-    assert_eq!(store.finding_state(&key).await.unwrap().as_deref(), Some("verified"));
+    drain(w).await;
+    assert_eq!(store.finding_state(key).await.unwrap().as_deref(), Some("verified"));
     assert_eq!(jira.status_of(&ticket), Some("Done"), "the verified finding's ticket is closed");
-    assert!(comment_texts(&jira, &ticket).contains("Verified: AWS Config now evaluates the resource COMPLIANT"));
-    assert!(audit(&store, &key, "verify.compliant").await.is_some());
+    assert!(comment_texts(jira, &ticket).contains("Verified: AWS Config now evaluates the resource COMPLIANT"));
+    assert!(audit(store, key, "verify.compliant").await.is_some());
     assert_eq!(env.config.evaluations_started().len(), 1, "no second evaluation");
 
     // Later the drift comes back: the finding is worked again and its ticket reopened.
     env.config.set_compliance(RULE, "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT");
     let again = compliance_event("e-9", RULE, "AWS::S3::Bucket", BUCKET, "NON_COMPLIANT");
-    support::record(&store, "e-9", &again).await;
-    drain(&w).await;
+    support::record(store, "e-9", &again).await;
+    drain(w).await;
     assert_ne!(jira.status_of(&ticket), Some("Done"), "reopened");
-    assert!(comment_texts(&jira, &ticket).contains("NON_COMPLIANT again"));
+    assert!(comment_texts(jira, &ticket).contains("NON_COMPLIANT again"));
     assert_eq!(jira.issues().len(), 1, "still one ticket");
     assert!(gh.unexpected().is_empty(), "{:?}", gh.unexpected());
     env.assert_only_expected();
@@ -476,21 +500,14 @@ async fn a_merged_fix_is_re_evaluated_verified_and_its_ticket_closed() {
 /// The state a merged finding reaches after one poll when AWS stamps its COMPLIANT result
 /// `offset` seconds from the moment of the merge (by our clock); `None` without moto.
 async fn state_after_a_result_recorded(offset: f64) -> Option<Option<String>> {
-    let env = Env::start().await?;
-    env.seed(&[]).await;
-    let (store, _db) = support::db::sqlite().await;
-    let gh = support::github::FakeGitHub::start().await;
-    let jira = support::jira::FakeJira::start(driftfix::jira::Flavor::Cloud).await;
-    let settings = AwsSettings { verify_timeout_minutes: 60, ..env.settings() };
-    let (w, key, number, branch) = proposed_on_github(&env, &store, &gh, &jira, settings).await;
-    env.config.set_compliance_on_next_evaluation(RULE, "AWS::S3::Bucket", BUCKET, "COMPLIANT");
+    let applied = Applied::start().await?;
     let merged = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
-    env.config.set_now(merged + offset);
-    merge(&store, &gh, number, &branch).await;
-    drain(&w).await;
+    applied.env.config.set_now(merged + offset);
+    applied.merge().await;
+    drain(&applied.w).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    drain(&w).await;
-    Some(store.finding_state(&key).await.unwrap())
+    drain(&applied.w).await;
+    Some(applied.store.finding_state(&applied.key).await.unwrap())
 }
 
 #[tokio::test]

@@ -8,8 +8,9 @@
 //!
 //! Pushes coalesce: a job first reads the pull request as it stands, and an event whose head is no
 //! longer the pull request's head (a newer push has its own job), or whose pull request is closed,
-//! is done without further requests. So two quick pushes cannot leave the comment describing the
-//! older one.
+//! is done without further requests. So quick pushes cost one check, at the newest head. One race
+//! is left: two workers running both pushes' jobs at once, the older one writing its comment after
+//! the newer one read the head. The next push, or `reopened`, corrects the comment.
 
 use super::{Failure, Worker};
 use crate::config::repo;
