@@ -638,6 +638,28 @@ async fn quick_pushes_are_checked_once_at_the_newest_head_and_closed_pull_reques
     assert_only_expected(&gh);
 }
 
+#[tokio::test]
+async fn a_push_landing_while_the_check_runs_is_checked_too() {
+    let (gh, store, _dir) = setup().await;
+    let w = worker(&store, &gh, false);
+    gh.branch(REPO, "main", "tune");
+    let broken = gh.push(REPO, "tune", "dana", "broken", &[(".github/driftfix.toml", Some("rules = [\"nope\"]\n"))]);
+    let number = gh.open_pull_as(REPO, "tune", "dana", "Tune driftfix");
+    assert!(deliver(&store, "pull_request", "t-1", human_pull_event("opened", number, "tune", &broken, "dana")).await);
+    // The author pushes the fix after the bot read the head, while it reads the changed files; that
+    // push's own job may well have finished already (another worker).
+    gh.before_next("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files", |s| {
+        s.push(REPO, "tune", "dana", "fixed", &[(".github/driftfix.toml", Some("labels = [\"security\"]\n"))]);
+    });
+    while w.run_once().await.expect("worked") {}
+    let fixed = gh.head(REPO, "tune").expect("branch").0;
+    assert_ne!(fixed, broken);
+    let comments: Vec<_> = gh.comments(REPO).into_iter().filter(|c| c.issue == number).collect();
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(comments[0].body.contains(&format!("is valid (at {})", &fixed[..7])), "{}", comments[0].body);
+    assert_only_expected(&gh);
+}
+
 fn github_spec() -> Option<support::openapi::Spec> {
     if std::env::var_os("DRIFTFIX_SKIP_GITHUB_SPEC").is_some() {
         return None;

@@ -8,18 +8,23 @@
 //!
 //! Pushes coalesce: a job first reads the pull request as it stands, and an event whose head is no
 //! longer the pull request's head (a newer push has its own job), or whose pull request is closed,
-//! is done without further requests. So quick pushes cost one check, at the newest head. One race
-//! is left: two workers running both pushes' jobs at once, the older one writing its comment after
-//! the newer one read the head. The next push, or `reopened`, corrects the comment.
+//! is done without further requests, so quick pushes cost one check, at the newest head. A push
+//! can still land while a check runs, and its own job may finish first (two workers): so after
+//! writing the comment a job reads the head once more and, if it moved, checks again there.
+//! Whichever job writes last has then described the head as it stands.
 
 use super::{Failure, Worker};
 use crate::config::repo;
 use crate::github::propose::upsert_comment;
 use crate::github::source::{file_at, pull_file, pull_now};
-use crate::github::{PullNumber, RepoName};
+use crate::github::{Installation, PullNumber, RepoName};
 
 /// The hidden marker of the validation comment.
 const MARKER: &str = "<!-- driftfix:comment:config -->";
+
+/// How many heads one job checks when pushes keep landing while it runs (each push also has its
+/// own job, so stopping loses nothing).
+const MAX_CHECKS: usize = 3;
 
 impl Worker {
     /// Comment on pull request `repo#number` if it changes the repository configuration.
@@ -36,12 +41,34 @@ impl Worker {
                 return Ok(());
             }
         }
-        let Some(change) = pull_file(&inst, &name, number, repo::PATH).await? else { return Ok(()) };
-        let short = &head_sha[..head_sha.len().min(7)];
+        let mut head = head_sha.to_owned();
+        for _ in 0..MAX_CHECKS {
+            if !self.comment_on_config_change(&inst, &name, number, &head).await? {
+                return Ok(());
+            }
+            match pull_now(&inst, &name, number).await? {
+                Some(now) if now.state == "open" && now.head.sha != head => head = now.head.sha,
+                _ => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Write (or edit) the validation comment for the pull request at commit `head`; false when
+    /// the pull request does not change the file, and nothing was written.
+    async fn comment_on_config_change(
+        &self,
+        inst: &Installation,
+        name: &RepoName,
+        number: PullNumber,
+        head: &str,
+    ) -> Result<bool, Failure> {
+        let Some(change) = pull_file(inst, name, number, repo::PATH).await? else { return Ok(false) };
+        let short = &head[..head.len().min(7)];
         let body = if change.status == "removed" {
             self.config_comment(None, short)
         } else {
-            match file_at(&inst, &name, repo::PATH, head_sha).await? {
+            match file_at(inst, name, repo::PATH, head).await? {
                 Some(text) => self.config_comment(Some(&text), short),
                 None => format!(
                     "{MARKER}\n### driftfix configuration\n\nI could not read `{}` at {short} (not UTF-8 text, \
@@ -50,9 +77,9 @@ impl Worker {
                 ),
             }
         };
-        upsert_comment(&inst, &name.api_path(), number, MARKER, &body).await?;
-        tracing::info!(repo, pr = number.0, "validated a change to the repository configuration");
-        Ok(())
+        upsert_comment(inst, &name.api_path(), number, MARKER, &body).await?;
+        tracing::info!(repo = %name, pr = number.0, head = short, "validated a change to the repository configuration");
+        Ok(true)
     }
 
     /// The comment for the file as it stands at commit `short` (`None`: removed).

@@ -167,13 +167,27 @@ struct Repo {
     issues: Vec<Issue>,
 }
 
+/// A change [`FakeGitHub::before_next`] makes just before a request is answered.
+struct Interleaved {
+    method: &'static str,
+    template: &'static str,
+    change: Box<dyn FnOnce(&mut State) + Send>,
+}
+
+impl std::fmt::Debug for Interleaved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "before {} {}", self.method, self.template)
+    }
+}
+
 #[derive(Debug, Default)]
-struct State {
+pub struct State {
     repos: BTreeMap<String, Repo>,
     objects: HashMap<String, Object>,
     tokens: HashMap<String, (u64, u64)>,
     token_lifetime: u64,
     faults: Vec<Fault>,
+    interleaved: Vec<Interleaved>,
     log: Vec<Logged>,
     next_id: u64,
 }
@@ -246,26 +260,19 @@ impl FakeGitHub {
         message: &str,
         files: &[(&str, Option<&str>)],
     ) -> String {
-        let mut s = self.lock();
-        let head = s.repos[full].refs[branch].clone();
-        let Object::Commit { tree, .. } = s.objects[&head].clone() else { panic!("not a commit") };
-        let Object::Tree(mut entries) = s.objects[&tree].clone() else { panic!("not a tree") };
-        for (path, text) in files {
-            match text {
-                Some(t) => {
-                    let blob = s.put(Object::Blob(t.as_bytes().to_vec()));
-                    entries.insert((*path).to_owned(), blob);
-                }
-                None => {
-                    entries.remove(*path);
-                }
-            }
-        }
-        let tree = s.put(Object::Tree(entries));
-        let commit =
-            s.put(Object::Commit { tree, parents: vec![head], message: message.into(), author: author.into() });
-        s.repos.get_mut(full).expect("repo").refs.insert(branch.to_owned(), commit.clone());
-        commit
+        self.lock().push(full, branch, author, message, files)
+    }
+
+    /// The next request to `(method, template)` first sees `change` made (a person pushing while
+    /// the bot is between two requests).
+    pub fn before_next(
+        &self,
+        method: &'static str,
+        template: &'static str,
+        change: impl FnOnce(&mut State) + Send + 'static,
+    ) {
+        assert!(ROUTES.contains(&(method, template)), "a change before a route the fake does not serve: {template}");
+        self.lock().interleaved.push(Interleaved { method, template, change: Box::new(change) });
     }
 
     /// A file's text at a branch head.
@@ -443,6 +450,36 @@ impl FakeGitHub {
 }
 
 impl State {
+    /// See [`FakeGitHub::push`].
+    pub fn push(
+        &mut self,
+        full: &str,
+        branch: &str,
+        author: &str,
+        message: &str,
+        files: &[(&str, Option<&str>)],
+    ) -> String {
+        let head = self.repos[full].refs[branch].clone();
+        let Object::Commit { tree, .. } = self.objects[&head].clone() else { panic!("not a commit") };
+        let Object::Tree(mut entries) = self.objects[&tree].clone() else { panic!("not a tree") };
+        for (path, text) in files {
+            match text {
+                Some(t) => {
+                    let blob = self.put(Object::Blob(t.as_bytes().to_vec()));
+                    entries.insert((*path).to_owned(), blob);
+                }
+                None => {
+                    entries.remove(*path);
+                }
+            }
+        }
+        let tree = self.put(Object::Tree(entries));
+        let commit =
+            self.put(Object::Commit { tree, parents: vec![head], message: message.into(), author: author.into() });
+        self.repos.get_mut(full).expect("repo").refs.insert(branch.to_owned(), commit.clone());
+        commit
+    }
+
     fn id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
@@ -545,6 +582,9 @@ async fn handle(
         });
         return (StatusCode::NOT_FOUND, axum::Json(response)).into_response();
     };
+    if let Some(i) = s.interleaved.iter().position(|c| c.method == method.as_str() && c.template == template) {
+        (s.interleaved.remove(i).change)(&mut s);
+    }
     let fault = s.faults.iter_mut().find(|f| f.method == method.as_str() && f.template == template && f.remaining > 0);
     let (status, extra, response, injected) = if let Some(f) = fault {
         f.remaining -= 1;
