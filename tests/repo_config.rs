@@ -268,6 +268,10 @@ async fn a_draft_for_medium_risk_needs_the_server_to_allow_risk_overrides() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].starts_with(".github/driftfix.toml:3: "), "{found:?}");
     assert!(found[0].contains("`risk` loosens the server's setting"), "{found:?}");
+    // The finding is evaluated again: the same problems are not audited twice.
+    record(&store, "sg-2", &ssh_event()).await;
+    work_all(&w).await;
+    assert_eq!(problems(&store, &key).await, found, "audited once while the file is unchanged");
     assert_only_expected(&gh);
 
     // Allowed: a draft, and nothing to report.

@@ -139,6 +139,19 @@ async fn audit_is_append_only(store: &Store) {
 }
 on_both!(the_audit_log_is_append_only, audit_is_append_only, "driftfix_test_");
 
+async fn repeated_facts_are_audited_once(store: &Store) {
+    let problems = |n: u32| serde_json::json!({ "problems": [format!("line {n}")] });
+    let mut written = Vec::new();
+    for detail in [problems(1), problems(1), problems(2), problems(1), problems(1)] {
+        written.push(store.audit_if_changed("k", "driftfix", "repo_config.problems", &detail).await.unwrap());
+    }
+    assert_eq!(written, [true, false, true, true, false], "written when it differs from the latest entry");
+    store.audit_if_changed("other", "driftfix", "repo_config.problems", &problems(1)).await.unwrap();
+    let trail = store.audit_trail("k").await.unwrap();
+    assert_eq!(trail.len(), 3, "another finding's entry is its own: {trail:?}");
+}
+on_both!(a_fact_found_again_is_audited_once, repeated_facts_are_audited_once, "driftfix_test_");
+
 async fn make_due(store: &Store, id: i64) -> u64 {
     const SQL: &str = "UPDATE jobs SET run_at = 0 WHERE id = $1";
     match store {

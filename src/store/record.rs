@@ -215,6 +215,26 @@ impl Store {
         Ok(())
     }
 
+    /// Append `action` to a finding's audit log unless its latest entry of that action holds the
+    /// same detail: for facts a job re-finds on every run (a repository file's problems), which
+    /// would otherwise fill the trail with copies. True when written.
+    pub async fn audit_if_changed(
+        &self,
+        finding_key: &str,
+        actor: &str,
+        action: &str,
+        detail: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        const LATEST: &str =
+            "SELECT detail FROM audit_log WHERE finding_key = $1 AND action = $2 ORDER BY id DESC LIMIT 1";
+        let latest: Option<String> = on_pool!(self, pool => sqlx::query_scalar(LATEST).bind(finding_key).bind(action).fetch_optional(pool).await?);
+        if latest.and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok()).as_ref() == Some(detail) {
+            return Ok(false);
+        }
+        self.audit(Some(finding_key), actor, action, detail).await?;
+        Ok(true)
+    }
+
     /// A finding's audit trail, oldest first: `(at, actor, action, detail)`.
     pub async fn audit_trail(&self, finding_key: &str) -> Result<Vec<(i64, String, String, String)>, StoreError> {
         const SQL: &str = "SELECT at, actor, action, detail FROM audit_log WHERE finding_key = $1 ORDER BY id";

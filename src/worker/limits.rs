@@ -20,8 +20,8 @@ const HOUR_MS: i64 = 3_600_000;
 pub(super) const RECHECK_MS: i64 = 15 * 60 * 1000;
 
 impl Worker {
-    /// The repository's settings; problems in its file are logged and audited, and the server's
-    /// values apply to the keys they concern.
+    /// The repository's settings; problems in its file are logged and audited (once per finding
+    /// while they stay the same), and the server's values apply to the keys they concern.
     pub(super) async fn repo_settings(&self, key: &str, route: &Route, code: &Code) -> Result<RepoSettings, Failure> {
         let text = match code {
             Code::Local => std::fs::read_to_string(Path::new(&route.repo).join(repo::PATH)).ok(),
@@ -37,7 +37,7 @@ impl Worker {
                 "repository configuration has problems"
             );
             let detail = serde_json::json!({ "repo": route.repo, "problems": lines });
-            self.store.audit(Some(key), "driftfix", "repo_config.problems", &detail).await?;
+            self.store.audit_if_changed(key, "driftfix", "repo_config.problems", &detail).await?;
         }
         Ok(settings)
     }
