@@ -9,6 +9,7 @@ use octocrab::service::middleware::retry::RetryConfig;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -240,27 +241,44 @@ impl Installation {
         }
     }
 
-    /// Walk a list route 100 items a page, at most `max_pages` pages, and return the first item
-    /// `accept` takes (`None` when no page holds one). Every list the bot searches goes through
-    /// here, so none of them silently stops at the first page.
+    /// Walk a list route 100 items a page, at most `max_pages` pages, handing each item to `visit`
+    /// until it breaks or the list ends. Every list the bot reads goes through here, so none of
+    /// them silently stops at the first page.
+    pub async fn walk_paged<T: DeserializeOwned>(
+        &self,
+        route: &str,
+        max_pages: usize,
+        mut visit: impl FnMut(T) -> ControlFlow<()>,
+    ) -> Result<(), GitHubError> {
+        let sep = if route.contains('?') { '&' } else { '?' };
+        for page in 1..=max_pages {
+            let listed: Vec<T> = self.get(&format!("{route}{sep}per_page={PAGE_SIZE}&page={page}")).await?;
+            let last = listed.len() < PAGE_SIZE;
+            if listed.into_iter().any(|item| visit(item).is_break()) || last {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The first item of a list route that `accept` takes (`None` when no page holds one).
     pub async fn find_paged<T: DeserializeOwned>(
         &self,
         route: &str,
         max_pages: usize,
         mut accept: impl FnMut(&T) -> bool,
     ) -> Result<Option<T>, GitHubError> {
-        let sep = if route.contains('?') { '&' } else { '?' };
-        for page in 1..=max_pages {
-            let listed: Vec<T> = self.get(&format!("{route}{sep}per_page={PAGE_SIZE}&page={page}")).await?;
-            let last = listed.len() < PAGE_SIZE;
-            if let Some(found) = listed.into_iter().find(|item| accept(item)) {
-                return Ok(Some(found));
+        let mut found = None;
+        self.walk_paged(route, max_pages, |item: T| {
+            if accept(&item) {
+                found = Some(item);
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
             }
-            if last {
-                break;
-            }
-        }
-        Ok(None)
+        })
+        .await?;
+        Ok(found)
     }
 
     /// A write (POST, PATCH, PUT) with a JSON body, decoded.

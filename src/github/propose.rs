@@ -371,12 +371,11 @@ async fn ensure_labels(
         return Ok(());
     }
     if seen.get(base).is_none() {
-        // Accepting none reads every page; the closure keeps the names as they go by.
         let mut names = HashSet::new();
         let route = format!("{base}/labels");
-        inst.find_paged(&route, MAX_LABEL_PAGES, |l: &RepoLabel| {
-            names.insert(l.name.clone());
-            false
+        inst.walk_paged(&route, MAX_LABEL_PAGES, |l: RepoLabel| {
+            names.insert(l.name);
+            std::ops::ControlFlow::Continue(())
         })
         .await?;
         seen.add(base, names);

@@ -535,6 +535,14 @@ fn query(uri: &Uri) -> HashMap<String, String> {
         .collect()
 }
 
+/// The slice of `items` that `?page=&per_page=` asks for (GitHub's defaults: page 1, 30 a page;
+/// at most 100).
+fn page_of<T>(query: &HashMap<String, String>, items: impl IntoIterator<Item = T>) -> impl Iterator<Item = T> {
+    let per_page: usize = query.get("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
+    let page: usize = query.get("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+    items.into_iter().skip((page - 1) * per_page).take(per_page)
+}
+
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -774,12 +782,7 @@ fn serve(
                 old.iter().filter(|(p, _)| !new.contains_key(*p)).map(|(p, sha)| (p.clone(), "removed", sha.clone())),
             );
             changed.sort();
-            let per_page: usize = query.get("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
-            let page: usize = query.get("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
-            let items: Vec<Value> = changed
-                .iter()
-                .skip((page - 1) * per_page)
-                .take(per_page)
+            let items: Vec<Value> = page_of(query, &changed)
                 .map(|(path, status, sha)| {
                     json!({
                         "sha": sha, "filename": path, "status": status, "additions": 1, "deletions": 1, "changes": 2,
@@ -839,9 +842,7 @@ fn serve(
                 }))
                 .collect();
             items.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
-            let per_page: usize = query.get("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
-            let page: usize = query.get("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
-            (200, Value::Array(items.into_iter().skip((page - 1) * per_page).take(per_page).map(|(_, v)| v).collect()))
+            (200, Value::Array(page_of(query, items).map(|(_, v)| v).collect()))
         }
         ("POST", "/repos/{owner}/{repo}/issues") => {
             let Some(title) = body["title"].as_str().filter(|t| !t.is_empty()) else {
@@ -1014,10 +1015,7 @@ fn serve(
             )
         }
         ("GET", "/repos/{owner}/{repo}/labels") => {
-            let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
-            let per: usize = query.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(30);
-            let labels = &s.repos[&full].labels;
-            (200, Value::Array(labels.iter().skip((page - 1) * per).take(per).map(|l| label_json(&full, l)).collect()))
+            (200, Value::Array(page_of(query, &s.repos[&full].labels).map(|l| label_json(&full, l)).collect()))
         }
         ("POST", "/repos/{owner}/{repo}/labels") => {
             let Some(name) = body["name"].as_str() else { return invalid("name is required") };
@@ -1062,16 +1060,8 @@ fn serve(
         }
         ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => {
             let n: u64 = params["issue_number"].parse().unwrap_or(0);
-            let per_page: usize = query.get("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
-            let page: usize = query.get("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
-            let list = s.repos[&full]
-                .comments
-                .iter()
-                .filter(|c| c.issue == n)
-                .skip((page - 1) * per_page)
-                .take(per_page)
-                .map(|c| comment_json(&full, c))
-                .collect();
+            let comments = s.repos[&full].comments.iter().filter(|c| c.issue == n);
+            let list = page_of(query, comments).map(|c| comment_json(&full, c)).collect();
             (200, Value::Array(list))
         }
         ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => {
