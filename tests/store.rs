@@ -217,3 +217,12 @@ async fn batches_keep_sequential_semantics(store: &Store) {
     assert_eq!(again, [Recorded::Duplicate], "and across batches");
 }
 on_both!(a_batch_behaves_like_its_events_one_by_one, batches_keep_sequential_semantics, "driftfix_test_");
+
+/// A PostgreSQL store opens its warm connections before it is handed out: opening one takes about
+/// 90 ms, and an early request that had to wait for one was the slowest of an intake load run.
+#[tokio::test]
+async fn a_postgres_store_starts_with_its_connections_open() {
+    let Some(Store::Postgres(pool)) = support::db::postgres("driftfix_test_warm_pool").await else { return };
+    assert!(pool.size() >= 4, "{} connections open", pool.size());
+    assert!(pool.num_idle() >= 4, "{} idle", pool.num_idle());
+}
