@@ -226,3 +226,72 @@ async fn a_postgres_store_starts_with_its_connections_open() {
     assert!(pool.size() >= 4, "{} connections open", pool.size());
     assert!(pool.num_idle() >= 4, "{} idle", pool.num_idle());
 }
+
+/// Run `$query` (a sqlx query expression) on whichever pool `$store` holds: `execute` (its result
+/// reduced to `()`, as each database has its own) or `fetch_one`.
+macro_rules! on_store {
+    ($store:expr, $query:expr, execute) => {
+        match $store {
+            Store::Sqlite(p) => $query.execute(p).await.map(|_| ()),
+            Store::Postgres(p) => $query.execute(p).await.map(|_| ()),
+        }
+    };
+    ($store:expr, $query:expr, fetch_one) => {
+        match $store {
+            Store::Sqlite(p) => $query.fetch_one(p).await,
+            Store::Postgres(p) => $query.fetch_one(p).await,
+        }
+    };
+}
+
+/// Upgrading a database that already holds events: migration 0005 fills in the event id of each
+/// older intake audit entry, a finding's events are then found through the audit log's index, and
+/// the audit log is append-only again afterwards.
+async fn events_recorded_before_0005_are_found_after_it(store: &Store) {
+    let dialect = store.dialect();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dialect);
+    let up_to_0004 = sqlx::migrate::Migrator::new(dir).await.unwrap();
+    match store {
+        Store::Sqlite(p) => up_to_0004.run_to(4, p).await.unwrap(),
+        Store::Postgres(p) => up_to_0004.run_to(4, p).await.unwrap(),
+    }
+    const FINDING: &str = "INSERT INTO findings (key, account, region, resource_type, resource_id, rule_identifier,
+            state, created_at, updated_at) VALUES ('k-old', '123456789012', 'us-east-1', 'AWS::S3::Bucket', 'b', 'R', 'received', 1, 1)";
+    const EVENT: &str = "INSERT INTO raw_events (source, dedup_id, received_at, verdict, finding_key, body)
+            VALUES ('eventbridge', $1, 1, 'accepted', 'k-old', $2) RETURNING id";
+    const AUDIT: &str =
+        "INSERT INTO audit_log (at, finding_key, actor, action, detail) VALUES (1, 'k-old', 'driftfix', $1, $2)";
+    on_store!(store, sqlx::query(FINDING), execute).unwrap();
+    let mut ids = Vec::new();
+    for n in 1..=2 {
+        let (dedup, body) = (format!("old-{n}"), format!("{{\"n\": {n}}}"));
+        let id: i64 = on_store!(store, sqlx::query_scalar(EVENT).bind(&dedup).bind(&body), fetch_one).unwrap();
+        let detail = serde_json::json!({ "source": "eventbridge", "dedup_id": dedup, "event_id": id, "job_id": null });
+        on_store!(store, sqlx::query(AUDIT).bind("event.accepted").bind(detail.to_string()), execute).unwrap();
+        ids.push(id);
+    }
+    on_store!(store, sqlx::query(AUDIT).bind("finding.proposed").bind("{}"), execute).unwrap();
+
+    store.migrate().await.unwrap();
+    let detail = store.finding_detail("k-old").await.unwrap().expect("the finding");
+    assert_eq!(detail.events.iter().map(|e| e.id).collect::<Vec<_>>(), ids, "{dialect}: both older events are found");
+    assert_eq!(store.latest_event("k-old").await.unwrap().as_deref(), Some("{\"n\": 2}"), "{dialect}");
+    let update = on_store!(store, sqlx::query("UPDATE audit_log SET action = 'x'"), execute);
+    assert!(update.is_err(), "{dialect}: the audit log is append-only again");
+
+    // Events recorded after the upgrade are found the same way.
+    let Recorded::New { finding_key: Some(key), .. } = record(store, "new-1", &event("sg-new")).await else { panic!() };
+    let detail = store.finding_detail(key.as_str()).await.unwrap().expect("the new finding");
+    assert_eq!(detail.events.len(), 1, "{dialect}");
+    assert!(store.latest_event(key.as_str()).await.unwrap().is_some(), "{dialect}");
+}
+
+#[tokio::test]
+async fn upgrading_keeps_every_finding_s_events_findable() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Store::connect(&format!("sqlite://{}", dir.path().join("old.db").display())).await.unwrap();
+    events_recorded_before_0005_are_found_after_it(&sqlite).await;
+    if let Some(url) = support::db::postgres_url("driftfix_test_upgrade_0005").await {
+        events_recorded_before_0005_are_found_after_it(&Store::connect(&url).await.unwrap()).await;
+    }
+}

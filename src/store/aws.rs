@@ -39,7 +39,7 @@ impl Store {
     /// The body of the newest event recorded for a finding.
     pub async fn latest_event(&self, key: &str) -> Result<Option<String>, StoreError> {
         const SQL: &str =
-            "SELECT body FROM raw_events WHERE id = (SELECT MAX(id) FROM raw_events WHERE finding_key = $1)";
+            "SELECT body FROM raw_events WHERE id = (SELECT MAX(event_id) FROM audit_log WHERE finding_key = $1)";
         Ok(on_pool!(self, p => sqlx::query_scalar(SQL).bind(key).fetch_optional(p).await?))
     }
 

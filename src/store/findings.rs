@@ -279,9 +279,9 @@ const DETAIL: &str =
         compliance, last_evaluated_at, created_at, reason, diff
      FROM findings WHERE key = $1";
 
-const EVENTS: &str = "SELECT id, source, dedup_id, received_at, verdict FROM
-        (SELECT id, source, dedup_id, received_at, verdict FROM raw_events WHERE finding_key = $1
-         ORDER BY id DESC LIMIT $2) AS recent
+const EVENTS: &str = "SELECT id, source, dedup_id, received_at, verdict FROM raw_events
+     WHERE id IN (SELECT event_id FROM audit_log WHERE finding_key = $1 AND event_id IS NOT NULL
+                  ORDER BY id DESC LIMIT $2)
      ORDER BY id";
 
 const PROPOSAL: &str = "SELECT branch, state, title, body, pr_number, pr_url, ticket_key, created_at, updated_at

@@ -150,7 +150,7 @@ impl Store {
     /// closed pull request does not stop a new one. Returns the job id (`None` when a remediation
     /// job is already queued).
     pub async fn recreate(&self, key: &str, actor: &str, max_attempts: i64) -> Result<Option<i64>, StoreError> {
-        const LATEST: &str = "SELECT MAX(id) FROM raw_events WHERE finding_key = $1";
+        const LATEST: &str = "SELECT MAX(event_id) FROM audit_log WHERE finding_key = $1";
         const LIFT: &str = "UPDATE findings SET state = 'received', accepted_by = NULL, accepted_until = NULL,
                 updated_at = $1 WHERE key = $2";
         const ENQUEUE: &str = "INSERT INTO jobs (kind, finding_key, payload, state, run_at, attempts, max_attempts, created_at, updated_at)

@@ -53,7 +53,7 @@ const ENQUEUE_KEYLESS: &str =
      VALUES ($1, NULL, $2, 'queued', $3, 0, $4, $5, $5) RETURNING id";
 
 const AUDIT: &str = "INSERT INTO audit_log (at, finding_key, actor, action, detail) VALUES ($1, $2, $3, $4, $5)";
-const AUDIT_MANY: &str = "INSERT INTO audit_log (at, finding_key, actor, action, detail) VALUES ";
+const AUDIT_MANY: &str = "INSERT INTO audit_log (at, finding_key, actor, action, detail, event_id) VALUES ";
 
 /// How a generated statement spells its placeholders.
 #[derive(Clone, Copy)]
@@ -176,15 +176,17 @@ impl Store {
                 }
             }
 
-            // 4. One audit entry per new event.
+            // 4. One audit entry per new event, carrying its id: a finding's events are found through
+            //    the audit log's index (see migrations/*/0005_audit_event_id.sql).
             let audited: Vec<usize> = (0..events.len()).filter(|&i| event_ids[i].is_some()).collect();
             if !audited.is_empty() {
-                let mut q = sqlx::query(sql(AUDIT_MANY, audited.len(), 5, "", style));
+                let mut q = sqlx::query(sql(AUDIT_MANY, audited.len(), 6, "", style));
                 for &i in &audited {
                     let ev = &events[i];
                     let detail = json!({ "source": ev.source, "dedup_id": ev.dedup_id, "event_id": event_ids[i], "job_id": job_ids[i] });
                     let action = if keys[i].is_some() || ev.job_kind.is_some() { "event.accepted" } else { "event.ignored" };
-                    q = q.bind(now).bind(keys[i].as_ref().map(FindingKey::as_str)).bind("driftfix").bind(action).bind(detail.to_string());
+                    q = q.bind(now).bind(keys[i].as_ref().map(FindingKey::as_str)).bind("driftfix").bind(action).bind(detail.to_string())
+                        .bind(event_ids[i]);
                 }
                 q.execute(&mut *tx).await?;
             }
