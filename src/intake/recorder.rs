@@ -18,7 +18,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 pub const MAX_BATCH: usize = 512;
 /// Concurrent writers on PostgreSQL: one commits while the other gathers the next batch. More
 /// writers made smaller batches and cost more CPU per event on 2 cores (4 writers: 5,900–6,200
-/// events/s at 90 µs of CPU each; 2: 6,200–6,600 at 75 µs).
+/// events/s at 88–92 µs of CPU each; 2: 6,200–6,800 at 67–79 µs).
 const POSTGRES_WRITERS: usize = 2;
 /// Deliveries waiting for the writer; beyond this intake answers 503.
 const QUEUE_CAPACITY: usize = 8192;
